@@ -1,0 +1,133 @@
+/*
+ * The image model (design.md 3): sorted, coalesced, non-overlapping segments with their bytes,
+ * an optional entry point, and for DfuSe files the targets (alt setting, name).
+ */
+#ifndef DFU_IMAGE_H
+#define DFU_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dfu/err.h"
+#include "dfu/layout.h"
+
+struct dfu_segment {
+    uint32_t addr;
+    uint32_t size;
+    uint8_t *data; /* owned by the image */
+};
+
+typedef struct dfu_image dfu_image;
+
+enum dfu_format {
+    DFU_FMT_UNKNOWN = 0,
+    DFU_FMT_ELF,
+    DFU_FMT_IHEX,
+    DFU_FMT_SREC,
+    DFU_FMT_DFUSE,
+    DFU_FMT_BIN,
+};
+/** "elf", "ihex", "srec", "dfuse", "bin" (the JSON "format" values). */
+const char *dfu_format_name(enum dfu_format f);
+
+struct dfu_suffix {
+    uint16_t bcd_device, pid, vid, bcd_dfu;
+    uint8_t length;
+    uint32_t crc;
+};
+
+dfu_image *dfu_image_new(void);
+void dfu_image_free(dfu_image *img);
+dfu_image *dfu_image_clone(const dfu_image *img);
+
+/** Add bytes at @addr. Adjacent data coalesces; overlapping data must agree (else
+ *  DFU_E_RANGE naming the address). */
+int dfu_image_add(dfu_image *img, uint32_t addr, const uint8_t *data, size_t len,
+                  struct dfu_err *err);
+size_t dfu_image_count(const dfu_image *img);
+const struct dfu_segment *dfu_image_segment(const dfu_image *img, size_t i);
+uint64_t dfu_image_size(const dfu_image *img); /* sum of segment sizes */
+
+int dfu_image_has_entry(const dfu_image *img);
+uint32_t dfu_image_entry(const dfu_image *img);
+void dfu_image_set_entry(dfu_image *img, int has, uint32_t entry);
+
+/* DfuSe targets; a non-DfuSe image has none. Target images are owned by @img. */
+size_t dfu_image_target_count(const dfu_image *img);
+dfu_image *dfu_image_target(const dfu_image *img, size_t i, uint8_t *alt, const char **name);
+int dfu_image_add_target(dfu_image *img, uint8_t alt, const char *name, dfu_image *target,
+                         struct dfu_err *err); /* takes ownership of @target */
+
+/* Format and suffix the image was read from. */
+enum dfu_format dfu_image_format(const dfu_image *img);
+void dfu_image_set_format(dfu_image *img, enum dfu_format f);
+const struct dfu_suffix *dfu_image_suffix(const dfu_image *img); /* NULL if none */
+void dfu_image_set_suffix(dfu_image *img, const struct dfu_suffix *sfx);
+
+/* Operations a flasher needs. */
+int dfu_image_merge(dfu_image *dst, const dfu_image *src, struct dfu_err *err);
+dfu_image *dfu_image_slice(const dfu_image *img, uint32_t addr, uint64_t len);
+/** Fill gaps between segments with @fill, making one segment. */
+int dfu_image_fill_gaps(dfu_image *img, uint8_t fill, struct dfu_err *err);
+/** Extend every segment to @align boundaries with @fill, merging neighbours that then touch
+ *  or share a unit. */
+int dfu_image_pad(dfu_image *img, uint32_t align, uint8_t fill, struct dfu_err *err);
+/** Sectors of @layout touched by the image: calls @fn(ud, start, size, type) once per sector in
+ *  address order. DFU_E_RANGE (naming the first address) if a byte lies outside the layout. */
+int dfu_image_sectors(const dfu_image *img, const struct dfu_layout *layout,
+                      int (*fn)(void *ud, uint32_t start, uint32_t size, uint8_t type), void *ud,
+                      struct dfu_err *err);
+
+/** zlib-compatible CRC-32 (crc = 0 to start). */
+uint32_t dfu_crc32(uint32_t crc, const void *buf, size_t len);
+
+/* ---- readers ---- */
+
+struct dfu_load_opts {
+    int has_base;
+    uint32_t base;    /* for raw binaries (FILE@ADDR) */
+    const char *name; /* file name used in messages */
+};
+
+/** Detect the format from content and parse. A raw binary needs opts->has_base. Errors name
+ *  the file and the line (text) or offset (binary). */
+int dfu_image_load(const char *path, const struct dfu_load_opts *opts, dfu_image **out,
+                   struct dfu_err *err);
+int dfu_image_parse(const uint8_t *buf, size_t len, const struct dfu_load_opts *opts,
+                    dfu_image **out, struct dfu_err *err);
+enum dfu_format dfu_image_detect(const uint8_t *buf, size_t len);
+
+int dfu_image_parse_ihex(const uint8_t *buf, size_t len, const char *name, dfu_image **out,
+                         struct dfu_err *err);
+int dfu_image_parse_srec(const uint8_t *buf, size_t len, const char *name, dfu_image **out,
+                         struct dfu_err *err);
+int dfu_image_parse_dfuse(const uint8_t *buf, size_t len, const char *name, dfu_image **out,
+                          struct dfu_err *err);
+int dfu_image_parse_elf(const uint8_t *buf, size_t len, const char *name, dfu_image **out,
+                        struct dfu_err *err);
+/** Raw binary at @base; a valid DFU suffix is stripped and recorded, a damaged one is an
+ *  error. */
+int dfu_image_parse_bin(const uint8_t *buf, size_t len, uint32_t base, const char *name,
+                        dfu_image **out, struct dfu_err *err);
+
+/* ---- writers: output in a malloc'd buffer (*out, *outlen), caller frees ---- */
+
+struct dfu_write_opts {
+    uint16_t vid, pid, bcd_device; /* suffix ids; 0xFFFF = any */
+    uint8_t alt;                   /* DfuSe target alt when the image has no targets */
+    const char *target_name;
+    uint32_t gap_warn; /* bin: gaps above this many bytes produce a warning */
+    char warning[256]; /* out: warning text, "" if none */
+};
+
+int dfu_image_write_ihex(const dfu_image *img, uint8_t **out, size_t *outlen, struct dfu_err *err);
+int dfu_image_write_srec(const dfu_image *img, uint8_t **out, size_t *outlen, struct dfu_err *err);
+int dfu_image_write_bin(const dfu_image *img, struct dfu_write_opts *opts, uint8_t **out,
+                        size_t *outlen, struct dfu_err *err);
+int dfu_image_write_dfuse(const dfu_image *img, struct dfu_write_opts *opts, uint8_t **out,
+                          size_t *outlen, struct dfu_err *err);
+/** Format by extension: .bin .hex .s19/.srec .dfu; writes the file. */
+int dfu_image_save(const dfu_image *img, const char *path, struct dfu_write_opts *opts,
+                   struct dfu_err *err);
+
+#endif

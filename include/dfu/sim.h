@@ -1,0 +1,76 @@
+/*
+ * The device simulator (design.md 5): an STM32 ROM bootloader model and a plain DFU 1.1
+ * device, on a virtual clock, with an event log and fault injection.
+ *
+ * The model answers the whole of EP0 (standard GET_DESCRIPTOR / SET_INTERFACE as well as the
+ * DFU class requests), so the same model serves the in-process transport and the real-USB
+ * gadget in tests/usb/.
+ */
+#ifndef DFU_SIM_H
+#define DFU_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dfu/err.h"
+#include "dfu/transport.h"
+
+typedef struct dfu_sim dfu_sim;
+
+/** Names of the built-in profiles ("stm32h753", "stm32f405", "dfu11"), NULL-terminated. */
+const char *const *dfu_sim_profiles(void);
+
+/** Create a simulator from "PROFILE[,key=value...]" (keys of design.md 2: state, events,
+ *  boot0, rom, jump, faults). */
+int dfu_sim_new(const char *spec, dfu_sim **out, struct dfu_err *err);
+void dfu_sim_free(dfu_sim *s);
+
+/** Serve one control transfer at the model's current virtual time. Same contract as
+ *  dfu_transport_ops.control. Advances the clock by the USB cost (1 ms + 1 us/byte) and, for a
+ *  request that arrives while the device is busy, by the remaining busy time (or @timeout_ms,
+ *  then DFU_E_TIMEOUT). */
+int dfu_sim_control(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_t *len,
+                    unsigned timeout_ms, struct dfu_err *err);
+
+/** A transport over @s. With @own the transport frees the simulator when closed. */
+int dfu_sim_transport(dfu_sim *s, int own, struct dfu_transport **out, struct dfu_err *err);
+
+/** Enumeration info of the device as it is now (fails with DFU_E_NO_DEVICE when off the bus
+ *  or not in DFU mode). */
+int dfu_sim_devinfo(dfu_sim *s, struct dfu_devinfo *info, struct dfu_err *err);
+
+/* Virtual clock, microseconds since simulated power-on. */
+uint64_t dfu_sim_now_us(const dfu_sim *s);
+void dfu_sim_advance(dfu_sim *s, uint64_t us);
+
+/* What the chip is doing. */
+enum dfu_sim_mode {
+    DFU_SIM_ROM = 0,  /* in the DFU bootloader, enumerated */
+    DFU_SIM_GONE = 1, /* off the bus (between disconnect and re-enumeration, or dead) */
+    DFU_SIM_APP = 2,  /* running the application */
+    DFU_SIM_HANG = 3, /* not running anything useful (failed jump, hard fault) */
+};
+enum dfu_sim_mode dfu_sim_mode(const dfu_sim *s);
+/** Microseconds of virtual time after which the device re-enumerates as the ROM
+ *  (0 = not pending). Transport wait_reenumerate uses it. */
+uint64_t dfu_sim_reenumerate_at(const dfu_sim *s);
+
+/* Backdoor memory access (no events, no timing): flash, RAM, system memory, option bytes. */
+int dfu_sim_read_mem(dfu_sim *s, uint32_t addr, uint8_t *buf, size_t len, struct dfu_err *err);
+int dfu_sim_write_mem(dfu_sim *s, uint32_t addr, const uint8_t *buf, size_t len,
+                      struct dfu_err *err);
+
+/** Add faults ("KIND:REQUEST:N;KIND..." as in design.md 7). */
+int dfu_sim_inject(dfu_sim *s, const char *faults, struct dfu_err *err);
+
+/** Event log kept in memory as JSON lines (the same lines written to events=FILE). */
+size_t dfu_sim_event_count(const dfu_sim *s);
+const char *dfu_sim_event(const dfu_sim *s, size_t i);
+
+/** Save memory to the state= file now (also done on free). */
+int dfu_sim_save(dfu_sim *s, struct dfu_err *err);
+
+/** Profile name of @s. */
+const char *dfu_sim_profile(const dfu_sim *s);
+
+#endif
