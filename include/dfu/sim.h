@@ -35,6 +35,9 @@ int dfu_sim_control(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_
 /** A transport over @s. With @own the transport frees the simulator when closed. */
 int dfu_sim_transport(dfu_sim *s, int own, struct dfu_transport **out, struct dfu_err *err);
 
+/** The simulator behind a transport made by dfu_sim_transport, or NULL for other transports. */
+dfu_sim *dfu_sim_from_transport(struct dfu_transport *t);
+
 /** Enumeration info of the device as it is now (fails with DFU_E_NO_DEVICE when off the bus
  *  or not in DFU mode). */
 int dfu_sim_devinfo(dfu_sim *s, struct dfu_devinfo *info, struct dfu_err *err);
