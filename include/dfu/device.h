@@ -165,6 +165,14 @@ int dfu_download(dfu_dev *d, const uint8_t *data, size_t len, const struct dfu_p
 int dfu_upload_all(dfu_dev *d, uint8_t *buf, size_t cap, size_t *got,
                    const struct dfu_progress *progress, struct dfu_err *err);
 
+#ifdef DFU_WITH_LIBUSB
+/** Run-time -> DFU mode for a USB device opened in run-time mode (protocol 1): GETSTATUS,
+ *  DFU_DETACH, a bus reset unless the device sets bitWillDetach, then wait up to @timeout_ms
+ *  for the DFU-mode device (same serial, else same port path) and open it. *@d is closed and
+ *  replaced by the new device (NULL on failure). A device already in DFU mode is left as is. */
+int dfu_dev_detach_and_reopen(dfu_dev **d, unsigned timeout_ms, struct dfu_err *err);
+#endif
+
 /* ---- descriptors ---- */
 
 struct dfu_func_desc {
