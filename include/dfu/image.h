@@ -118,7 +118,15 @@ struct dfu_write_opts {
     const char *target_name;
     uint32_t gap_warn; /* bin: gaps above this many bytes produce a warning */
     char warning[256]; /* out: warning text, "" if none */
+    /* Added after the first version; a zeroed field keeps the old behaviour. */
+    int suffix;          /* bin: append a DFU suffix (vid/pid/bcd_device above) */
+    uint16_t bcd_dfu;    /* bin suffix bcdDFU; 0 = 0x0100 (DfuSe files always use 0x011A) */
+    uint8_t record_size; /* hex/srec data bytes per record: 16 (default, also for 0) or 32 */
 };
+
+/** Defaults: vid 0x0483, pid 0xdf11, bcd_device 0xFFFF, alt 0, gap_warn 64 KiB, no suffix.
+ *  The writers also treat opts == NULL, and vid == pid == bcd_device == 0, as these ids. */
+void dfu_write_opts_init(struct dfu_write_opts *opts);
 
 int dfu_image_write_ihex(const dfu_image *img, uint8_t **out, size_t *outlen, struct dfu_err *err);
 int dfu_image_write_srec(const dfu_image *img, uint8_t **out, size_t *outlen, struct dfu_err *err);
@@ -126,6 +134,12 @@ int dfu_image_write_bin(const dfu_image *img, struct dfu_write_opts *opts, uint8
                         size_t *outlen, struct dfu_err *err);
 int dfu_image_write_dfuse(const dfu_image *img, struct dfu_write_opts *opts, uint8_t **out,
                           size_t *outlen, struct dfu_err *err);
+/** Write @img in format @fmt (ELF is not writable: DFU_E_NOT_SUPPORTED). */
+int dfu_image_write(const dfu_image *img, enum dfu_format fmt, struct dfu_write_opts *opts,
+                    uint8_t **out, size_t *outlen, struct dfu_err *err);
+/** Output format for a file name: .bin, .hex/.ihex, .s19/.srec/.s28/.s37/.mot, .dfu (case
+ *  insensitive); DFU_FMT_UNKNOWN otherwise. */
+enum dfu_format dfu_format_from_ext(const char *path);
 /** Format by extension: .bin .hex .s19/.srec .dfu; writes the file. */
 int dfu_image_save(const dfu_image *img, const char *path, struct dfu_write_opts *opts,
                    struct dfu_err *err);

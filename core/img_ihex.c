@@ -1,0 +1,252 @@
+/*
+ * Intel HEX reader: record types 00-05, CR/LF or LF line ends, upper or lower case digits, any
+ * record order. Every check has its own message naming the line.
+ */
+#include <string.h>
+
+#include "img_internal.h"
+
+/* Hex digit values, -1 for anything else. */
+const signed char dfui_hexval[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9,  ['9'] = 10, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+    ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+}; /* stored +1 so that the zero default means "not a digit" */
+
+long dfui_hex_decode(const unsigned char *s, size_t n, uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        int hi = dfui_hexval[s[2 * i]], lo = dfui_hexval[s[2 * i + 1]];
+        if (hi == 0 || lo == 0)
+            return (long)(hi == 0 ? 2 * i : 2 * i + 1);
+        out[i] = (uint8_t)((hi - 1) << 4 | (lo - 1));
+    }
+    return -1;
+}
+
+int dfu_image_parse_ihex(const uint8_t *buf, size_t len, const char *name, dfu_image **out,
+                         struct dfu_err *err)
+{
+    struct dfui_recs recs;
+    dfu_image *img = NULL;
+    const unsigned char *p = buf, *end = buf + len;
+    unsigned line = 0;
+    uint32_t base = 0;
+    int seen_eof = 0, has_entry = 0;
+    uint32_t entry = 0;
+    uint8_t b[5 + 255];
+    int rc;
+
+    *out = NULL;
+    dfui_recs_init(&recs);
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+        p += 3; /* UTF-8 byte order mark written by some Windows editors */
+
+    while (p < end) {
+        const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
+        const unsigned char *q = nl != NULL ? nl : end;
+        const unsigned char *next = nl != NULL ? nl + 1 : end;
+        const unsigned char *ls = p;
+        line++;
+        while (q > p && dfui_is_space(q[-1]))
+            q--;
+        const unsigned char *s = p;
+        while (s < q && dfui_is_space(*s))
+            s++;
+        p = next;
+        if (s == q)
+            continue; /* blank line */
+        if (seen_eof) {
+            rc = dfui_err_line(err, name, line, "data after the end-of-file record");
+            goto fail;
+        }
+        if (*s != ':') {
+            rc =
+                dfui_err_line(err, name, line, "record does not start with ':' (found 0x%02x)", *s);
+            goto fail;
+        }
+        s++;
+        size_t nchars = (size_t)(q - s);
+        if (nchars < 10) {
+            rc = dfui_err_line(err, name, line, "record too short (%zu characters after ':')",
+                               nchars);
+            goto fail;
+        }
+        if (nchars % 2 != 0) {
+            rc = dfui_err_line(err, name, line, "odd number of hex digits (%zu)", nchars);
+            goto fail;
+        }
+        size_t nbytes = nchars / 2;
+        if (nbytes > sizeof b) {
+            rc = dfui_err_line(err, name, line, "record too long (%zu bytes)", nbytes);
+            goto fail;
+        }
+        long bad = dfui_hex_decode(s, nbytes, b);
+        if (bad >= 0) {
+            rc = dfui_err_line(err, name, line, "invalid hex digit '%c' at column %ld",
+                               s[bad] >= 0x20 && s[bad] < 0x7F ? s[bad] : '?',
+                               (long)(s - ls) + bad + 1);
+            goto fail;
+        }
+        unsigned ll = b[0];
+        if (nbytes != ll + 5u) {
+            rc = dfui_err_line(err, name, line,
+                               "length field says %u data bytes but the record has %zu", ll,
+                               nbytes >= 5 ? nbytes - 5 : 0);
+            goto fail;
+        }
+        unsigned sum = 0;
+        for (size_t i = 0; i + 1 < nbytes; i++)
+            sum += b[i];
+        uint8_t want = (uint8_t)(0x100 - (sum & 0xFF));
+        if (b[nbytes - 1] != want) {
+            rc = dfui_err_line(err, name, line, "checksum 0x%02x, expected 0x%02x", b[nbytes - 1],
+                               want);
+            goto fail;
+        }
+        uint16_t off = (uint16_t)(b[1] << 8 | b[2]);
+        uint8_t type = b[3];
+        const uint8_t *d = b + 4;
+        switch (type) {
+        case 0x00: {
+            uint64_t a = (uint64_t)base + off;
+            if (a + ll > ((uint64_t)1 << 32)) {
+                rc = dfui_err_line(err, name, line, "data runs past the 4 GiB address space");
+                goto fail;
+            }
+            if (ll > 0 && dfui_recs_push(&recs, (uint32_t)a, d, ll, line) != 0) {
+                rc = dfu_err_set(err, DFU_E_NOMEM, "out of memory");
+                goto fail;
+            }
+            break;
+        }
+        case 0x01:
+            if (ll != 0) {
+                rc = dfui_err_line(err, name, line, "end-of-file record with %u data bytes", ll);
+                goto fail;
+            }
+            seen_eof = 1;
+            break;
+        case 0x02:
+        case 0x04:
+            if (ll != 2) {
+                rc = dfui_err_line(err, name, line, "type %02X record needs 2 data bytes, has %u",
+                                   type, ll);
+                goto fail;
+            }
+            base = (uint32_t)(d[0] << 8 | d[1]) << (type == 0x02 ? 4 : 16);
+            break;
+        case 0x03:
+        case 0x05:
+            if (ll != 4) {
+                rc = dfui_err_line(err, name, line, "type %02X record needs 4 data bytes, has %u",
+                                   type, ll);
+                goto fail;
+            }
+            if (type == 0x03) /* CS:IP, real-mode segment:offset */
+                entry = ((uint32_t)(d[0] << 8 | d[1]) << 4) + (uint32_t)(d[2] << 8 | d[3]);
+            else
+                entry = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
+            has_entry = 1;
+            break;
+        default:
+            rc = dfui_err_line(err, name, line, "unknown record type 0x%02x", type);
+            goto fail;
+        }
+    }
+    if (!seen_eof) {
+        rc = dfui_err_line(err, name, line ? line : 1, "missing end-of-file record (type 01)");
+        goto fail;
+    }
+
+    img = dfu_image_new();
+    if (img == NULL) {
+        rc = dfu_err_set(err, DFU_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    rc = dfui_recs_apply(&recs, img, name, err);
+    if (rc != 0)
+        goto fail;
+    dfui_recs_free(&recs);
+    dfu_image_set_entry(img, has_entry, entry);
+    dfu_image_set_format(img, DFU_FMT_IHEX);
+    *out = img;
+    return 0;
+fail:
+    dfui_recs_free(&recs);
+    dfu_image_free(img);
+    return rc;
+}
+
+static const char hexdig[] = "0123456789ABCDEF";
+
+/* One ":LLAAAATT...CC" line from @rec (length, address, type, data). */
+static void put_hex_record(struct dfui_buf *b, const uint8_t *rec, size_t n)
+{
+    uint8_t *p = dfui_buf_room(b, 1 + 2 * (n + 1) + 1);
+    if (p == NULL)
+        return;
+    unsigned sum = 0;
+    *p++ = ':';
+    for (size_t i = 0; i < n; i++) {
+        sum += rec[i];
+        *p++ = (uint8_t)hexdig[rec[i] >> 4];
+        *p++ = (uint8_t)hexdig[rec[i] & 15];
+    }
+    uint8_t cs = (uint8_t)(0x100 - (sum & 0xFF));
+    *p++ = (uint8_t)hexdig[cs >> 4];
+    *p++ = (uint8_t)hexdig[cs & 15];
+    *p++ = '\n';
+    b->n += 1 + 2 * (n + 1) + 1;
+}
+
+int dfui_write_ihex(const dfu_image *img, unsigned recsize, uint8_t **out, size_t *outlen,
+                    struct dfu_err *err)
+{
+    struct dfui_buf b = {0};
+    uint8_t rec[4 + 255];
+    long upper = -1;
+
+    if (recsize == 0 || recsize > 255)
+        recsize = 16;
+    for (size_t i = 0; i < dfu_image_count(img); i++) {
+        const struct dfu_segment *s = dfu_image_segment(img, i);
+        uint64_t a = s->addr, e = (uint64_t)s->addr + s->size;
+        const uint8_t *d = s->data;
+        while (a < e) {
+            if ((long)(a >> 16) != upper) {
+                upper = (long)(a >> 16);
+                uint8_t r[6] = {2, 0, 0, 4, (uint8_t)(upper >> 8), (uint8_t)upper};
+                put_hex_record(&b, r, 6);
+            }
+            /* records never cross a 64 KiB boundary: the offset field is 16 bits */
+            uint64_t n = 0x10000 - (a & 0xFFFF);
+            if (n > recsize)
+                n = recsize;
+            if (n > e - a)
+                n = e - a;
+            rec[0] = (uint8_t)n;
+            rec[1] = (uint8_t)(a >> 8);
+            rec[2] = (uint8_t)a;
+            rec[3] = 0;
+            memcpy(rec + 4, d, (size_t)n);
+            put_hex_record(&b, rec, 4 + (size_t)n);
+            a += n;
+            d += n;
+        }
+    }
+    if (dfu_image_has_entry(img)) {
+        uint32_t en = dfu_image_entry(img);
+        uint8_t r[8] = {
+            4, 0, 0, 5, (uint8_t)(en >> 24), (uint8_t)(en >> 16), (uint8_t)(en >> 8), (uint8_t)en};
+        put_hex_record(&b, r, 8);
+    }
+    uint8_t eof[4] = {0, 0, 0, 1};
+    put_hex_record(&b, eof, 4);
+    return dfui_buf_finish(&b, out, outlen, err);
+}
+
+int dfu_image_write_ihex(const dfu_image *img, uint8_t **out, size_t *outlen, struct dfu_err *err)
+{
+    return dfui_write_ihex(img, 16, out, outlen, err);
+}
