@@ -1,0 +1,480 @@
+/*
+ * dfush: the host binary. Shaped like lua.c: a Lua state with the standard libraries and the
+ * three dfu modules preloaded, `arg` built the same way, and three modes:
+ *   dfush                       REPL (stdin a TTY) with `dfu` loaded; else run stdin
+ *   dfush SCRIPT [ARGS] | -e STAT | -l MOD | -i | - | --    run Lua like `lua` does
+ *   dfush [OPTIONS] COMMAND ... require("dfu.cli").main(arg), whose result is the exit code
+ */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "laux.h"
+
+#ifdef DFU_USE_READLINE
+#include <readline/history.h>
+#include <readline/readline.h>
+#endif
+
+#ifndef DFU_INSTALL_LUADIR
+#define DFU_INSTALL_LUADIR "/usr/local/share/lua/5.4"
+#endif
+#ifndef DFU_INSTALL_SCRIPTDIR
+#define DFU_INSTALL_SCRIPTDIR "/usr/local/share/dfush/scripts"
+#endif
+
+int luaopen_dfu_core(lua_State *L);
+int luaopen_dfu_image(lua_State *L);
+int luaopen_dfu_sim(lua_State *L);
+
+static const char *progname = "dfush";
+static lua_State *globalL = NULL;
+
+/* ---- errors and Ctrl-C (as lua.c) ---- */
+
+static void lstop(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "interrupted");
+}
+
+static void laction(int sig)
+{
+    int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
+
+    signal(sig, SIG_DFL); /* a second Ctrl-C kills the process */
+    dfulua_interrupt = 1; /* C loops stop between transfers */
+    lua_sethook(globalL, lstop, flag, 1);
+}
+
+static int msghandler(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+
+    if (msg == NULL) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
+            /* A dfu.Error (a table with a code) is an expected failure: no traceback. */
+            if (lua_type(L, 1) == LUA_TTABLE && lua_getfield(L, 1, "code") != LUA_TNIL) {
+                lua_pop(L, 1);
+                return 1;
+            }
+            lua_pop(L, lua_type(L, 1) == LUA_TTABLE ? 1 : 0);
+            msg = lua_tostring(L, -1);
+        } else {
+            msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+        }
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+static int report(lua_State *L, int status)
+{
+    if (status != LUA_OK) {
+        fprintf(stderr, "%s: %s\n", progname, lua_tostring(L, -1));
+        fflush(stderr);
+        lua_pop(L, 1);
+    }
+    return status;
+}
+
+static int docall(lua_State *L, int narg, int nres)
+{
+    int base = lua_gettop(L) - narg;
+    int status;
+
+    lua_pushcfunction(L, msghandler);
+    lua_insert(L, base);
+    globalL = L;
+    dfulua_interrupt = 0;
+    signal(SIGINT, laction);
+    status = lua_pcall(L, narg, nres, base);
+    signal(SIGINT, SIG_DFL);
+    lua_remove(L, base);
+    return status;
+}
+
+/* ---- paths ---- */
+
+static int isfile(const char *p)
+{
+    struct stat st;
+
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Append to the buffer the ';'-separated entries of @path except those that search the
+ * current directory (a stray dfu/flash.lua in the cwd must not replace ours). */
+static void addpath(luaL_Buffer *b, const char *path)
+{
+    while (*path != '\0') {
+        const char *semi = strchr(path, ';');
+        size_t len = semi != NULL ? (size_t)(semi - path) : strlen(path);
+
+        if (len > 0 && strncmp(path, "./", 2) != 0) {
+            luaL_addchar(b, ';');
+            luaL_addlstring(b, path, len);
+        }
+        path += len + (semi != NULL);
+    }
+}
+
+/* package.path: our dirs first, then the default minus ./; package.dfush_scripts. */
+static void setpaths(lua_State *L)
+{
+    char exe[PATH_MAX], probe[PATH_MAX + 32], repo[PATH_MAX];
+    const char *luadir = DFU_INSTALL_LUADIR, *scriptdir = DFU_INSTALL_SCRIPTDIR, *env, *old;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    luaL_Buffer b;
+    int i = 1;
+
+    if (n > 0) {
+        exe[n] = '\0';
+        snprintf(probe, sizeof probe, "%s/../..", exe); /* <repo>/build/dfush -> <repo> */
+        if (realpath(probe, repo) != NULL) {
+            snprintf(probe, sizeof probe, "%s/lua/dfu/init.lua", repo);
+            if (isfile(probe)) { /* running from a build tree inside the repository */
+                luadir = lua_pushfstring(L, "%s/lua", repo);
+                scriptdir = lua_pushfstring(L, "%s/scripts", repo);
+            }
+        }
+    }
+    lua_getglobal(L, "package"); /* [.. package] */
+    lua_getfield(L, -1, "path"); /* [.. package path] */
+    old = lua_tostring(L, -1);
+    luaL_buffinit(L, &b);
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s/?.lua", luadir, luadir, scriptdir);
+    luaL_addvalue(&b);
+    addpath(&b, old != NULL ? old : "");
+    luaL_pushresult(&b);         /* [.. package path newpath] */
+    lua_setfield(L, -3, "path"); /* [.. package path] */
+    lua_pop(L, 1);               /* [.. package] */
+    lua_newtable(L);             /* [.. package dirs] */
+    lua_pushstring(L, scriptdir);
+    lua_rawseti(L, -2, i++);
+    env = getenv("DFUSH_PATH");
+    while (env != NULL && *env != '\0') {
+        const char *colon = strchr(env, ':');
+        size_t len = colon != NULL ? (size_t)(colon - env) : strlen(env);
+
+        if (len > 0) {
+            lua_pushlstring(L, env, len);
+            lua_rawseti(L, -2, i++);
+        }
+        env = colon != NULL ? colon + 1 : NULL;
+    }
+    lua_setfield(L, -2, "dfush_scripts"); /* [.. package] */
+    lua_pop(L, 1);
+}
+
+/* ---- arg table and running code ---- */
+
+static void createargtable(lua_State *L, char **argv, int argc, int script)
+{
+    int i;
+
+    lua_createtable(L, argc - script - 1, script + 1);
+    for (i = 0; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i - script);
+    }
+    lua_setglobal(L, "arg");
+}
+
+static int dostring(lua_State *L, const char *s, const char *name)
+{
+    int status = luaL_loadbuffer(L, s, strlen(s), name);
+
+    if (status == LUA_OK)
+        status = docall(L, 0, 0);
+    return report(L, status);
+}
+
+static int dolibrary(lua_State *L, const char *name)
+{
+    int status;
+
+    lua_getglobal(L, "require");
+    lua_pushstring(L, name);
+    status = docall(L, 1, 1);
+    if (status == LUA_OK)
+        lua_setglobal(L, name);
+    return report(L, status);
+}
+
+static int runscript(lua_State *L, char **argv, int script)
+{
+    const char *fname = argv[script];
+    int status, n = 0;
+
+    if (strcmp(fname, "-") == 0 && strcmp(argv[script - 1], "--") != 0)
+        fname = NULL; /* stdin */
+    status = luaL_loadfile(L, fname);
+    if (status == LUA_OK) {
+        lua_getglobal(L, "arg");
+        n = (int)luaL_len(L, -1);
+        luaL_checkstack(L, n + 3, "too many arguments to script");
+        for (int i = 1; i <= n; i++)
+            lua_rawgeti(L, -i, i);
+        lua_remove(L, -n - 1);
+        status = docall(L, n, LUA_MULTRET);
+    }
+    return report(L, status);
+}
+
+/* ---- REPL ---- */
+
+#ifdef DFU_USE_READLINE
+static char *readline_line(const char *prompt)
+{
+    return readline(prompt);
+}
+#else
+static char *readline_line(const char *prompt)
+{
+    char buf[1024];
+    size_t len;
+    char *s;
+
+    fputs(prompt, stdout);
+    fflush(stdout);
+    if (fgets(buf, sizeof buf, stdin) == NULL)
+        return NULL;
+    len = strlen(buf);
+    s = malloc(len + 1);
+    if (s != NULL)
+        memcpy(s, buf, len + 1);
+    return s;
+}
+#endif
+
+/* Read one chunk: an expression (printed) or statements, with continuation lines. */
+static int loadline(lua_State *L, const char *hist)
+{
+    char *line = readline_line("> ");
+    int status;
+
+    if (line == NULL)
+        return -1;
+    lua_pushstring(L, line); /* [src] */
+    free(line);
+    lua_pushfstring(L, "return %s", lua_tostring(L, -1));
+    status = luaL_loadbuffer(L, lua_tostring(L, -1), lua_rawlen(L, -1), "=stdin");
+    lua_remove(L, -2); /* [src fn|err] */
+    while (status != LUA_OK) {
+        size_t len;
+        const char *msg;
+
+        lua_pop(L, 1);
+        status = luaL_loadbuffer(L, lua_tostring(L, -1), lua_rawlen(L, -1), "=stdin");
+        msg = lua_tolstring(L, -1, &len);
+        if (status != LUA_ERRSYNTAX || len < 5 || strcmp(msg + len - 5, "<eof>") != 0)
+            break;
+        lua_pop(L, 1);
+        line = readline_line(">> ");
+        if (line == NULL)
+            return -1;
+        lua_pushfstring(L, "%s\n%s", lua_tostring(L, -1), line);
+        free(line);
+        lua_remove(L, -2);
+    }
+#ifdef DFU_USE_READLINE
+    add_history(lua_tostring(L, -2));
+    if (hist != NULL)
+        append_history(1, hist);
+#else
+    (void)hist;
+#endif
+    lua_remove(L, -2); /* [fn|err] */
+    return status;
+}
+
+static void repl(lua_State *L)
+{
+    const char *home = getenv("HOME");
+    const char *hist = NULL;
+    int status;
+
+    if (home != NULL) {
+        hist = lua_pushfstring(L, "%s/.dfush_history", home); /* stays on the stack */
+#ifdef DFU_USE_READLINE
+        if (read_history(hist) != 0)
+            write_history(hist);
+        stifle_history(1000);
+#endif
+    }
+    while ((status = loadline(L, hist)) != -1) {
+        int base = lua_gettop(L);
+
+        if (status == LUA_OK)
+            status = docall(L, 0, LUA_MULTRET);
+        if (status == LUA_OK && lua_gettop(L) >= base) {
+            int n = lua_gettop(L) - base + 1;
+
+            luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
+            lua_getglobal(L, "print");
+            lua_insert(L, base);
+            if (lua_pcall(L, n, 0, 0) != LUA_OK)
+                report(L, LUA_ERRRUN);
+        } else {
+            report(L, status);
+        }
+        lua_settop(L, base - 1);
+    }
+    lua_settop(L, 0);
+    fputc('\n', stdout);
+}
+
+/* ---- main ---- */
+
+static int is_lua_mode(int argc, char **argv)
+{
+    const char *a = argc > 1 ? argv[1] : NULL;
+    size_t len;
+
+    if (a == NULL)
+        return 1;
+    if (strcmp(a, "-e") == 0 || strcmp(a, "-l") == 0 || strcmp(a, "-i") == 0 ||
+        strcmp(a, "-") == 0 || strcmp(a, "--") == 0 || strncmp(a, "-e", 2) == 0 ||
+        strncmp(a, "-l", 2) == 0)
+        return 1;
+    len = strlen(a);
+    return a[0] != '-' && ((len > 4 && strcmp(a + len - 4, ".lua") == 0) || isfile(a));
+}
+
+/* lua.c-style options; returns the exit code. */
+static int lua_mode(lua_State *L, int argc, char **argv)
+{
+    int script = 0, interactive = 0, i;
+
+    for (i = 1; i < argc && script == 0; i++) {
+        const char *a = argv[i];
+
+        if (strcmp(a, "--") == 0) {
+            script = i + 1 < argc ? i + 1 : 0;
+            break;
+        } else if (strcmp(a, "-") == 0 || a[0] != '-') {
+            script = i;
+        } else if (strcmp(a, "-i") == 0) {
+            interactive = 1;
+        } else if (strcmp(a, "-W") == 0 || strcmp(a, "-E") == 0) {
+            continue; /* warnings are always on; the environment is always read */
+        } else if ((a[1] == 'e' || a[1] == 'l') && (a[2] != '\0' || i + 1 < argc)) {
+            if (a[2] == '\0')
+                i++;
+        } else {
+            fprintf(stderr, "%s: unrecognized option '%s'\n", progname, a);
+            return 2;
+        }
+    }
+    createargtable(L, argv, argc, script > 0 ? script : 0);
+    for (i = 1; i < argc && (script == 0 || i < script); i++) {
+        const char *a = argv[i], *v;
+
+        if (a[0] != '-' || (a[1] != 'e' && a[1] != 'l'))
+            continue;
+        v = a[2] != '\0' ? a + 2 : argv[++i];
+        if ((a[1] == 'e' ? dostring(L, v, "=(command line)") : dolibrary(L, v)) != LUA_OK)
+            return 1;
+    }
+    if (script > 0 && runscript(L, argv, script) != LUA_OK)
+        return 1;
+    if (interactive || (argc == 1 && isatty(0))) {
+        if (dolibrary(L, "dfu") != LUA_OK)
+            fprintf(stderr, "%s: the dfu module did not load; dfu.core etc. still work\n",
+                    progname);
+        repl(L);
+    } else if (argc == 1) {
+        char dash[] = "-";
+        char *in[2];
+
+        in[0] = argv[0];
+        in[1] = dash;
+        if (runscript(L, in, 1) != LUA_OK) /* `dfush < file`: run stdin */
+            return 1;
+    }
+    return 0;
+}
+
+/* Run require("dfu.cli").main(arg); its result is the exit code. */
+static int cli_mode(lua_State *L, int argc, char **argv)
+{
+    int status, code;
+
+    createargtable(L, argv, argc, 0);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "dfu.cli");
+    status = docall(L, 1, 1);
+    if (report(L, status) != LUA_OK)
+        return 1;
+    if (lua_getfield(L, -1, "main") != LUA_TFUNCTION) {
+        fprintf(stderr, "%s: dfu.cli has no main function\n", progname);
+        return 1;
+    }
+    lua_getglobal(L, "arg");
+    status = docall(L, 1, 1);
+    if (report(L, status) != LUA_OK)
+        return 1;
+    if (lua_isinteger(L, -1))
+        code = (int)lua_tointeger(L, -1);
+    else if (lua_isboolean(L, -1))
+        code = lua_toboolean(L, -1) ? 0 : 1;
+    else
+        code = 0;
+    return code;
+}
+
+static int pmain(lua_State *L)
+{
+    int argc = (int)lua_tointeger(L, 1);
+    char **argv = lua_touserdata(L, 2);
+
+    luaL_checkversion(L);
+    luaL_openlibs(L);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE); /* [preload] */
+    lua_pushcfunction(L, luaopen_dfu_core);
+    lua_setfield(L, -2, "dfu.core");
+    lua_pushcfunction(L, luaopen_dfu_image);
+    lua_setfield(L, -2, "dfu.image");
+    lua_pushcfunction(L, luaopen_dfu_sim);
+    lua_setfield(L, -2, "dfu.sim");
+    lua_pop(L, 1);
+    setpaths(L);
+    lua_warning(L, "@on", 0);
+    lua_settop(L, 0);
+    lua_pushinteger(L, is_lua_mode(argc, argv) ? lua_mode(L, argc, argv) : cli_mode(L, argc, argv));
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    lua_State *L = luaL_newstate();
+    int status, code;
+
+    if (argv[0] != NULL && argv[0][0] != '\0')
+        progname = strrchr(argv[0], '/') != NULL ? strrchr(argv[0], '/') + 1 : argv[0];
+    if (L == NULL) {
+        fprintf(stderr, "%s: cannot create state: not enough memory\n", progname);
+        return 1;
+    }
+    lua_pushcfunction(L, pmain);
+    lua_pushinteger(L, argc);
+    lua_pushlightuserdata(L, argv);
+    status = lua_pcall(L, 2, 1, 0);
+    code = status == LUA_OK ? (int)lua_tointeger(L, -1) : 1;
+    report(L, status);
+    lua_close(L); /* runs the finalizers: devices and simulators close */
+    if (code == 0 && dfulua_interrupt)
+        code = 130;
+    return code;
+}

@@ -1,0 +1,259 @@
+/* Shared helpers of the Lua binding: failure results, argument checks, scratch boxes,
+ * layout and device-info tables. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "laux.h"
+
+volatile sig_atomic_t dfulua_interrupt = 0;
+
+int dfulua_failmsg(lua_State *L, int code, const char *msg)
+{
+    luaL_pushfail(L);
+    lua_pushstring(L, msg != NULL && msg[0] != '\0' ? msg : dfu_err_str(code));
+    lua_pushstring(L, dfu_err_name(code));
+    return 3;
+}
+
+int dfulua_fail(lua_State *L, int code, const struct dfu_err *e)
+{
+    if (code == DFU_E_INTERRUPTED)
+        return dfulua_failmsg(L, code, "interrupted");
+    return dfulua_failmsg(L, code, e != NULL ? e->msg : NULL);
+}
+
+void dfulua_checknargs(lua_State *L, int max)
+{
+    int n = lua_gettop(L);
+    int i;
+
+    for (i = max + 1; i <= n; i++)
+        if (!lua_isnil(L, i))
+            luaL_argerror(L, i, "no value expected");
+}
+
+uint32_t dfulua_checku32(lua_State *L, int arg)
+{
+    lua_Integer v = luaL_checkinteger(L, arg);
+
+    luaL_argcheck(L, v >= 0 && v <= 0xFFFFFFFFll, arg, "out of range (0..0xFFFFFFFF)");
+    return (uint32_t)v;
+}
+
+lua_Integer dfulua_optfield(lua_State *L, int idx, const char *k, lua_Integer def, lua_Integer lo,
+                            lua_Integer hi)
+{
+    lua_Integer v = def;
+    int isnum = 0;
+
+    if (lua_isnoneornil(L, idx))
+        return def;
+    if (lua_getfield(L, idx, k) != LUA_TNIL) { /* [.. v] */
+        v = lua_tointegerx(L, -1, &isnum);
+        if (!isnum || v < lo || v > hi) {
+            lua_pop(L, 1);
+            luaL_argerror(L, idx,
+                          lua_pushfstring(L, "bad field '%s' (integer expected in range)", k));
+        }
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* ---- scratch boxes ---- */
+
+void dfulua_box_release(struct lbox *b)
+{
+    free(b->mem);
+    b->mem = NULL;
+    if (b->has_layout) {
+        dfu_layout_free(&b->layout);
+        b->has_layout = 0;
+    }
+}
+
+static int box_gc(lua_State *L)
+{
+    dfulua_box_release(luaL_checkudata(L, 1, DFU_MT_BOX));
+    return 0;
+}
+
+struct lbox *dfulua_newbox(lua_State *L)
+{
+    struct lbox *b = lua_newuserdatauv(L, sizeof *b, 0); /* [box] */
+
+    memset(b, 0, sizeof *b);
+    luaL_setmetatable(L, DFU_MT_BOX);
+    return b;
+}
+
+static void box_types(lua_State *L)
+{
+    if (luaL_newmetatable(L, DFU_MT_BOX)) { /* [mt] */
+        lua_pushcfunction(L, box_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, box_gc);
+        lua_setfield(L, -2, "__close");
+    }
+    lua_pop(L, 1);
+}
+
+void dfulua_init_types(lua_State *L)
+{
+    box_types(L);
+    dfulua_dev_types(L);
+    dfulua_img_types(L);
+    dfulua_sim_types(L);
+}
+
+/* ---- layouts ---- */
+
+void dfulua_pushlayout(lua_State *L, const struct dfu_layout *l)
+{
+    size_t i;
+
+    lua_createtable(L, 0, 3); /* [t] */
+    lua_pushstring(L, l->name);
+    lua_setfield(L, -2, "name");
+    lua_createtable(L, (int)l->nruns, 0); /* [t runs] */
+    for (i = 0; i < l->nruns; i++) {
+        const struct dfu_sector_run *r = &l->runs[i];
+
+        lua_createtable(L, 0, 7); /* [t runs run] */
+        lua_pushinteger(L, r->addr);
+        lua_setfield(L, -2, "address");
+        lua_pushinteger(L, r->count);
+        lua_setfield(L, -2, "count");
+        lua_pushinteger(L, r->size);
+        lua_setfield(L, -2, "size");
+        lua_pushinteger(L, r->type);
+        lua_setfield(L, -2, "type");
+        lua_pushboolean(L, (r->type & DFU_MEM_READABLE) != 0);
+        lua_setfield(L, -2, "readable");
+        lua_pushboolean(L, (r->type & DFU_MEM_ERASABLE) != 0);
+        lua_setfield(L, -2, "erasable");
+        lua_pushboolean(L, (r->type & DFU_MEM_WRITABLE) != 0);
+        lua_setfield(L, -2, "writable");
+        lua_rawseti(L, -2, (lua_Integer)i + 1); /* [t runs] */
+    }
+    lua_setfield(L, -2, "runs"); /* [t] */
+    lua_pushinteger(L, (lua_Integer)dfu_layout_total(l));
+    lua_setfield(L, -2, "total");
+}
+
+static uint32_t runfield(lua_State *L, int arg, const char *k, int required)
+{
+    lua_Integer v;
+    int isnum = 0;
+
+    lua_getfield(L, -1, k); /* [.. run v] */
+    if (lua_isnil(L, -1) && !required) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    v = lua_tointegerx(L, -1, &isnum);
+    if (!isnum || v < 0 || v > 0xFFFFFFFFll)
+        luaL_argerror(L, arg,
+                      lua_pushfstring(L, "layout run field '%s' must be a 32-bit integer", k));
+    lua_pop(L, 1);
+    return (uint32_t)v;
+}
+
+int dfulua_tolayout(lua_State *L, int idx, struct dfu_layout *out, struct dfu_err *err)
+{
+    struct lbox *box;
+    struct dfu_sector_run *runs;
+    lua_Integer n, i;
+    int runsidx;
+
+    idx = lua_absindex(L, idx);
+    memset(out, 0, sizeof *out);
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        int rc;
+
+        box = dfulua_newbox(L); /* [.. box] */
+        rc = dfu_layout_parse(lua_tostring(L, idx), &box->layout, err);
+        if (rc < 0)
+            return rc;
+        box->has_layout = 1;
+        *out = box->layout;
+        return 0;
+    }
+    luaL_checktype(L, idx, LUA_TTABLE);
+    if (lua_getfield(L, idx, "runs") != LUA_TTABLE) { /* [.. runs?] */
+        lua_pop(L, 1);
+        lua_pushvalue(L, idx); /* a bare array of runs */
+    }
+    runsidx = lua_gettop(L);
+    n = luaL_len(L, runsidx);
+    box = dfulua_newbox(L); /* [.. runs box] */
+    box->mem = calloc(n > 0 ? (size_t)n : 1, sizeof *runs);
+    if (box->mem == NULL)
+        return luaL_error(L, "not enough memory");
+    runs = box->mem;
+    for (i = 1; i <= n; i++) {
+        struct dfu_sector_run *r = &runs[i - 1];
+
+        if (lua_geti(L, runsidx, i) != LUA_TTABLE) /* [.. runs box run] */
+            luaL_argerror(L, idx, "layout runs must be tables");
+        r->addr = runfield(L, idx, "address", 1);
+        r->count = runfield(L, idx, "count", 1);
+        r->size = runfield(L, idx, "size", 1);
+        if (lua_getfield(L, -1, "type") == LUA_TNIL) { /* [.. run type] */
+            lua_pop(L, 1);
+            lua_getfield(L, -1, "readable");
+            r->type |= lua_toboolean(L, -1) ? DFU_MEM_READABLE : 0;
+            lua_getfield(L, -2, "erasable");
+            r->type |= lua_toboolean(L, -1) ? DFU_MEM_ERASABLE : 0;
+            lua_getfield(L, -3, "writable");
+            r->type |= lua_toboolean(L, -1) ? DFU_MEM_WRITABLE : 0;
+            lua_pop(L, 3);
+        } else {
+            lua_pop(L, 1);
+            r->type = (uint8_t)(runfield(L, idx, "type", 1) & 7u);
+        }
+        lua_pop(L, 1); /* [.. runs box] */
+    }
+    lua_remove(L, runsidx); /* [.. box] */
+    out->runs = runs;
+    out->nruns = (size_t)n;
+    (void)err;
+    return 0;
+}
+
+/* ---- device info ---- */
+
+static void setint(lua_State *L, const char *k, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void setstr(lua_State *L, const char *k, const char *v)
+{
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
+void dfulua_pushdevinfo(lua_State *L, const struct dfu_devinfo *info)
+{
+    lua_createtable(L, 0, 16); /* [t] */
+    setstr(L, "backend", info->backend);
+    setint(L, "vid", info->vid);
+    setint(L, "pid", info->pid);
+    setint(L, "bcd_device", info->bcd_device);
+    setint(L, "bcd_dfu", info->bcd_dfu);
+    setint(L, "transfer_size", info->transfer_size);
+    setint(L, "detach_timeout", info->detach_timeout);
+    setint(L, "attributes", info->attributes);
+    setstr(L, "serial", info->serial);
+    setstr(L, "product", info->product);
+    setstr(L, "path", info->path);
+    setint(L, "intf", info->intf);
+    setint(L, "alt", info->alt);
+    setstr(L, "alt_name", info->alt_name);
+    setint(L, "protocol", info->protocol);
+    lua_pushboolean(L, info->bcd_dfu == 0x011A);
+    lua_setfield(L, -2, "dfuse");
+}

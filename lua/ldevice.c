@@ -1,0 +1,1004 @@
+/*
+ * dfu.core: device strings, enumeration, open, and the dfu.Device methods (the DFU 1.1
+ * requests, the DfuSe commands, streaming read/write, leave).
+ *
+ * Log lines from the core go into a bounded buffer inside the device box while a C call runs;
+ * they reach the Lua on_log function only after the call has returned, so no Lua code (and no
+ * raise) ever runs inside core or libusb frames.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "laux.h"
+
+/* ---- boxes and checks ---- */
+
+static void log_sink(void *ud, int level, const char *msg)
+{
+    struct ldev *b = ud;
+    unsigned slot;
+
+    if (b->log_count == DFULUA_LOG_LINES) {
+        b->log_dropped++;
+        return;
+    }
+    slot = (b->log_first + b->log_count) % DFULUA_LOG_LINES;
+    b->log_level[slot] = (unsigned char)level;
+    snprintf(b->log_msg[slot], DFULUA_LOG_LEN, "%s", msg);
+    b->log_count++;
+}
+
+void dfulua_pushdev(lua_State *L, dfu_dev *d, int parent)
+{
+    struct ldev *b;
+
+    parent = parent != 0 ? lua_absindex(L, parent) : 0;
+    b = lua_newuserdatauv(L, sizeof *b, 2); /* [ud] */
+    memset(b, 0, sizeof *b);
+    b->dev = NULL; /* closed until fully set up: consistent if setmetatable raises */
+    luaL_setmetatable(L, DFU_MT_DEVICE);
+    if (parent != 0) {
+        lua_pushvalue(L, parent);    /* [ud parent] */
+        lua_setiuservalue(L, -2, 1); /* [ud]: the device keeps its simulator alive */
+    }
+    b->log.fn = NULL;
+    b->log.ud = b;
+    b->log.level = DFU_LOG_DEBUG;
+    b->dev = d; /* ownership moves to the Lua GC */
+    dfu_dev_set_log(d, &b->log);
+    dfu_dev_set_cancel(d, &dfulua_interrupt);
+}
+
+static struct ldev *todev(lua_State *L)
+{
+    return luaL_checkudata(L, 1, DFU_MT_DEVICE);
+}
+
+static struct ldev *checkdev(lua_State *L)
+{
+    struct ldev *b = todev(L);
+
+    if (b->dev == NULL)
+        luaL_error(L, "attempt to use a closed " DFU_MT_DEVICE);
+    return b;
+}
+
+/* Hand buffered log lines to the on_log function (if any). Runs after the C call returned. */
+static void drain_logs(lua_State *L, struct ldev *b)
+{
+    int top = lua_gettop(L);
+
+    if (b->log_count == 0 && b->log_dropped == 0)
+        return;
+    if (lua_getiuservalue(L, 1, 2) != LUA_TFUNCTION) { /* [.. fn] */
+        b->log_count = b->log_dropped = 0;
+        lua_settop(L, top);
+        return;
+    }
+    while (b->log_count > 0) {
+        unsigned slot = b->log_first;
+
+        lua_pushvalue(L, -1);                                      /* [.. fn fn] */
+        lua_pushstring(L, dfu_log_level_name(b->log_level[slot])); /* [.. fn fn level] */
+        lua_pushstring(L, b->log_msg[slot]);                       /* [.. fn fn level msg] */
+        b->log_first = (slot + 1) % DFULUA_LOG_LINES;
+        b->log_count--;
+        lua_call(L, 2, 0); /* [.. fn] */
+    }
+    if (b->log_dropped > 0) {
+        unsigned n = b->log_dropped;
+
+        b->log_dropped = 0;
+        lua_pushstring(L, "warn");
+        lua_pushfstring(L, "%d log lines dropped", (int)n); /* [.. fn level msg] */
+        lua_call(L, 2, 0);
+    }
+    lua_settop(L, top);
+}
+
+/* Results of a primitive: @nres values already pushed on success. */
+static int done(lua_State *L, struct ldev *b, int nres)
+{
+    b->has_err = 0;
+    drain_logs(L, b);
+    return nres;
+}
+
+static int failed(lua_State *L, struct ldev *b, int rc, const struct dfu_err *e)
+{
+    int n;
+
+    b->err = *e;
+    b->err.code = rc;
+    b->has_err = 1;
+    n = dfulua_fail(L, rc, e);
+    drain_logs(L, b);
+    return n;
+}
+
+static int ok_or_fail(lua_State *L, struct ldev *b, int rc, const struct dfu_err *e)
+{
+    if (rc < 0)
+        return failed(L, b, rc, e);
+    lua_pushboolean(L, 1);
+    return done(L, b, 1);
+}
+
+static uint16_t checku16(lua_State *L, int arg)
+{
+    lua_Integer v = luaL_checkinteger(L, arg);
+
+    luaL_argcheck(L, v >= 0 && v <= 0xFFFF, arg, "out of range (0..65535)");
+    return (uint16_t)v;
+}
+
+static size_t checklen(lua_State *L, int arg)
+{
+    lua_Integer v = luaL_checkinteger(L, arg);
+
+    luaL_argcheck(L, v >= 0 && v <= 0x7FFFFFFFll, arg, "length out of range");
+    return (size_t)v;
+}
+
+/* ---- status tables ---- */
+
+static void pushstatus(lua_State *L, const struct dfu_status *st)
+{
+    lua_createtable(L, 0, 6); /* [t] */
+    lua_pushinteger(L, st->status);
+    lua_setfield(L, -2, "status");
+    lua_pushstring(L, dfu_status_name(st->status));
+    lua_setfield(L, -2, "status_name");
+    lua_pushinteger(L, st->state);
+    lua_setfield(L, -2, "state");
+    lua_pushstring(L, dfu_state_name(st->state));
+    lua_setfield(L, -2, "state_name");
+    lua_pushinteger(L, st->poll_timeout);
+    lua_setfield(L, -2, "poll_timeout");
+    lua_pushinteger(L, st->istring);
+    lua_setfield(L, -2, "istring");
+}
+
+/* ---- lifetime ---- */
+
+static int dev_close(lua_State *L)
+{
+    struct ldev *b = todev(L);
+    dfu_dev *d = b->dev;
+
+    dfulua_checknargs(L, 1);
+    if (d != NULL) {
+        b->dev = NULL; /* closed before anything can fail or raise */
+        if (!dfulua_interrupt) {
+            struct dfu_err e;
+
+            dfu_err_clear(&e);
+            (void)dfu_abort_to_idle(d, &e); /* best effort: the device may have left */
+        }
+        dfu_dev_close(d);
+        drain_logs(L, b);
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* The minimum: release the interface, close the transport. No traffic, no Lua calls. */
+static void close_box(struct ldev *b)
+{
+    if (b != NULL && b->dev != NULL) {
+        dfu_dev *d = b->dev;
+
+        b->dev = NULL;
+        b->log.fn = NULL;
+        dfu_dev_close(d);
+    }
+}
+
+/* __gc and __close: never raises (manual 2.5.3). */
+static int dev_gc(lua_State *L)
+{
+    close_box(lua_touserdata(L, 1));
+    return 0;
+}
+
+static int dev_tostring(lua_State *L)
+{
+    struct ldev *b = todev(L);
+    const struct dfu_devinfo *info;
+
+    if (b->dev == NULL) {
+        lua_pushstring(L, DFU_MT_DEVICE " (closed)");
+        return 1;
+    }
+    info = dfu_dev_info(b->dev);
+    {
+        char buf[320]; /* lua_pushfstring has no %04x */
+
+        snprintf(buf, sizeof buf, DFU_MT_DEVICE ": %s %04x:%04x alt %u @%s", info->backend,
+                 (unsigned)info->vid, (unsigned)info->pid, (unsigned)dfu_dev_alt(b->dev),
+                 info->path);
+        lua_pushstring(L, buf);
+    }
+    return 1;
+}
+
+/* ---- information ---- */
+
+static const struct dfu_alt *cur_alt(dfu_dev *d)
+{
+    size_t n, i;
+    const struct dfu_alt *alts = dfu_dev_alts(d, &n);
+    uint8_t a = dfu_dev_alt(d);
+
+    for (i = 0; alts != NULL && i < n; i++)
+        if (alts[i].alt == a)
+            return &alts[i];
+    return NULL;
+}
+
+static int dev_info(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    const struct dfu_alt *alt = cur_alt(b->dev);
+
+    dfulua_checknargs(L, 1);
+    dfulua_pushdevinfo(L, dfu_dev_info(b->dev)); /* [t] */
+    lua_pushinteger(L, dfu_dev_alt(b->dev));
+    lua_setfield(L, -2, "alt");
+    if (alt != NULL) {
+        lua_pushstring(L, alt->name);
+        lua_setfield(L, -2, "alt_name");
+    }
+    lua_pushboolean(L, dfu_dev_is_dfuse(b->dev));
+    lua_setfield(L, -2, "dfuse");
+    return done(L, b, 1);
+}
+
+static int dev_alts(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    size_t n = 0, i;
+    const struct dfu_alt *alts = dfu_dev_alts(b->dev, &n);
+
+    dfulua_checknargs(L, 1);
+    lua_createtable(L, (int)n, 0); /* [t] */
+    for (i = 0; alts != NULL && i < n; i++) {
+        lua_createtable(L, 0, 3); /* [t a] */
+        lua_pushinteger(L, alts[i].alt);
+        lua_setfield(L, -2, "alt");
+        lua_pushstring(L, alts[i].name);
+        lua_setfield(L, -2, "name");
+        if (alts[i].has_layout) {
+            dfulua_pushlayout(L, &alts[i].layout);
+            lua_setfield(L, -2, "layout");
+        }
+        lua_rawseti(L, -2, (lua_Integer)i + 1); /* [t] */
+    }
+    return done(L, b, 1);
+}
+
+static int dev_alt(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+
+    dfulua_checknargs(L, 1);
+    lua_pushinteger(L, dfu_dev_alt(b->dev));
+    return 1;
+}
+
+/* Find an alt by number-or-name-prefix; the prefix matches the raw iInterface string or the
+ * parsed layout name. Returns 0 and *out, or a DFU_E_* code with a message in @e. */
+static int find_alt(dfu_dev *d, const char *prefix, uint8_t *out, struct dfu_err *e)
+{
+    size_t n = 0, i, plen = strlen(prefix);
+    const struct dfu_alt *alts = dfu_dev_alts(d, &n);
+    int found = -1;
+
+    for (i = 0; alts != NULL && i < n; i++) {
+        const char *name = alts[i].name;
+        int match = strncmp(name, prefix, plen) == 0 ||
+                    (name[0] == '@' && strncmp(name + 1, prefix, plen) == 0) ||
+                    (alts[i].has_layout && strncmp(alts[i].layout.name, prefix, plen) == 0);
+
+        if (!match)
+            continue;
+        if (found >= 0 && found != alts[i].alt)
+            return dfu_err_set(e, DFU_E_AMBIGUOUS, "alt name '%s' matches alt %d and alt %u",
+                               prefix, found, (unsigned)alts[i].alt);
+        found = alts[i].alt;
+    }
+    if (found < 0)
+        return dfu_err_set(e, DFU_E_NOT_FOUND, "no alt setting named '%s'", prefix);
+    *out = (uint8_t)found;
+    return 0;
+}
+
+static int dev_set_alt(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    struct dfu_err e;
+    uint8_t alt = 0;
+    int rc = 0;
+
+    dfulua_checknargs(L, 2);
+    dfu_err_clear(&e);
+    if (lua_type(L, 2) == LUA_TNUMBER) {
+        lua_Integer v = luaL_checkinteger(L, 2);
+
+        luaL_argcheck(L, v >= 0 && v <= 255, 2, "alt out of range (0..255)");
+        alt = (uint8_t)v;
+    } else {
+        rc = find_alt(b->dev, luaL_checkstring(L, 2), &alt, &e);
+    }
+    if (rc == 0)
+        rc = dfu_dev_set_alt(b->dev, alt, &e);
+    return ok_or_fail(L, b, rc, &e);
+}
+
+static int dev_set_poll(lua_State *L)
+{
+    static const char *const names[] = {"spec", "early", NULL};
+    struct ldev *b = checkdev(L);
+    int p = luaL_checkoption(L, 2, NULL, names);
+
+    dfulua_checknargs(L, 2);
+    dfu_dev_set_poll(b->dev, p == 1 ? DFU_POLL_EARLY : DFU_POLL_SPEC);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int dev_poll(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+
+    dfulua_checknargs(L, 1);
+    lua_pushstring(L, dfu_dev_poll(b->dev) == DFU_POLL_EARLY ? "early" : "spec");
+    return 1;
+}
+
+static int dev_now(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+
+    dfulua_checknargs(L, 1);
+    lua_pushnumber(L, (lua_Number)dfu_dev_now_us(b->dev) / 1e6);
+    return 1;
+}
+
+static int dev_transfers(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+
+    dfulua_checknargs(L, 1);
+    lua_pushinteger(L, (lua_Integer)dfu_dev_transfers(b->dev));
+    return 1;
+}
+
+static int dev_last_error(lua_State *L)
+{
+    struct ldev *b = todev(L);
+    const struct dfu_err *e = &b->err;
+
+    dfulua_checknargs(L, 1);
+    if (!b->has_err) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_createtable(L, 0, 10); /* [t] */
+    lua_pushstring(L, dfu_err_name(e->code));
+    lua_setfield(L, -2, "code");
+    lua_pushstring(L, e->code == DFU_E_INTERRUPTED
+                          ? "interrupted"
+                          : (e->msg[0] != '\0' ? e->msg : dfu_err_str(e->code)));
+    lua_setfield(L, -2, "msg");
+    lua_pushinteger(L, e->dfu_status);
+    lua_setfield(L, -2, "status");
+    lua_pushstring(L, dfu_status_name(e->dfu_status));
+    lua_setfield(L, -2, "status_name");
+    if (e->dfu_state != 0xFF) {
+        lua_pushinteger(L, e->dfu_state);
+        lua_setfield(L, -2, "state");
+        lua_pushstring(L, dfu_state_name(e->dfu_state));
+        lua_setfield(L, -2, "state_name");
+    }
+    if (e->has_addr) {
+        lua_pushinteger(L, e->addr);
+        lua_setfield(L, -2, "address");
+    }
+    lua_pushinteger(L, e->sys);
+    lua_setfield(L, -2, "sys");
+    return 1;
+}
+
+static int dev_on_log(lua_State *L)
+{
+    static const char *const levels[] = {"error", "warn", "info", "debug", "io", NULL};
+    struct ldev *b = checkdev(L);
+    int level;
+
+    if (!lua_isnil(L, 2))
+        luaL_checktype(L, 2, LUA_TFUNCTION);
+    level = luaL_checkoption(L, 3, "debug", levels);
+    dfulua_checknargs(L, 3);
+    lua_settop(L, 2);
+    lua_setiuservalue(L, 1, 2); /* uservalue 2 = fn (or nil) */
+    b->log.level = level;
+    b->log.fn = lua_isnil(L, 2) ? NULL : log_sink;
+    if (b->log.fn == NULL)
+        b->log_count = b->log_dropped = 0;
+    dfu_dev_set_log(b->dev, &b->log);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int dev_sim(lua_State *L)
+{
+    checkdev(L);
+    dfulua_checknargs(L, 1);
+    if (lua_getiuservalue(L, 1, 1) != LUA_TUSERDATA || /* [sim?] */
+        luaL_testudata(L, -1, DFU_MT_SIM) == NULL) {
+        lua_pushnil(L);
+    }
+    return 1;
+}
+
+/* ---- DFU 1.1 requests ---- */
+
+static int dev_getstatus(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    struct dfu_status st;
+    struct dfu_err e;
+    int rc;
+
+    dfulua_checknargs(L, 1);
+    dfu_err_clear(&e);
+    rc = dfu_getstatus(b->dev, &st, &e);
+    if (rc < 0)
+        return failed(L, b, rc, &e);
+    pushstatus(L, &st);
+    return done(L, b, 1);
+}
+
+static int dev_getstate(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    struct dfu_err e;
+    uint8_t state = 0;
+    int rc;
+
+    dfulua_checknargs(L, 1);
+    dfu_err_clear(&e);
+    rc = dfu_getstate(b->dev, &state, &e);
+    if (rc < 0)
+        return failed(L, b, rc, &e);
+    lua_pushinteger(L, state);
+    lua_pushstring(L, dfu_state_name(state));
+    return done(L, b, 2);
+}
+
+static int dev_clrstatus(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    struct dfu_err e;
+
+    dfulua_checknargs(L, 1);
+    dfu_err_clear(&e);
+    return ok_or_fail(L, b, dfu_clrstatus(b->dev, &e), &e);
+}
+
+static int dev_abort(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    struct dfu_err e;
+
+    dfulua_checknargs(L, 1);
+    dfu_err_clear(&e);
+    return ok_or_fail(L, b, dfu_abort(b->dev, &e), &e);
+}
+
+static int dev_abort_to_idle(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    struct dfu_err e;
+
+    dfulua_checknargs(L, 1);
+    dfu_err_clear(&e);
+    return ok_or_fail(L, b, dfu_abort_to_idle(b->dev, &e), &e);
+}
+
+static int dev_detach(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    lua_Integer ms = luaL_optinteger(L, 2, 1000);
+    struct dfu_err e;
+
+    luaL_argcheck(L, ms >= 0 && ms <= 0xFFFF, 2, "out of range (0..65535)");
+    dfulua_checknargs(L, 2);
+    dfu_err_clear(&e);
+    return ok_or_fail(L, b, dfu_detach(b->dev, (uint16_t)ms, &e), &e);
+}
+
+static int dev_dnload(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    uint16_t block = checku16(L, 2);
+    size_t len;
+    const char *data = luaL_checklstring(L, 3, &len);
+    struct dfu_err e;
+
+    dfulua_checknargs(L, 3);
+    dfu_err_clear(&e);
+    return ok_or_fail(L, b, dfu_dnload(b->dev, block, (const uint8_t *)data, len, &e), &e);
+}
+
+static int dev_upload(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    uint16_t block = checku16(L, 2);
+    size_t len = checku16(L, 3), got = 0;
+    struct dfu_err e;
+    uint8_t *buf;
+    int rc;
+
+    dfulua_checknargs(L, 3);
+    dfu_err_clear(&e);
+    buf = lua_newuserdatauv(L, len > 0 ? len : 1, 0); /* [.. scratch] */
+    rc = dfu_upload(b->dev, block, buf, len, &got, &e);
+    if (rc < 0)
+        return failed(L, b, rc, &e);
+    lua_pushlstring(L, (const char *)buf, got); /* [.. scratch s] */
+    return done(L, b, 1);
+}
+
+static int dev_wait_status(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    lua_Integer ceil = luaL_optinteger(L, 2, 5000);
+    struct dfu_status st;
+    struct dfu_err e;
+    int rc;
+
+    luaL_argcheck(L, ceil >= 0 && ceil <= 0x7FFFFFFF, 2, "out of range");
+    dfulua_checknargs(L, 2);
+    dfu_err_clear(&e);
+    rc = dfu_wait_status(b->dev, &st, (unsigned)ceil, &e);
+    if (rc < 0)
+        return failed(L, b, rc, &e);
+    pushstatus(L, &st);
+    return done(L, b, 1);
+}
+
+/* ---- DfuSe ---- */
+
+static int dev_get_commands(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    uint8_t cmds[64];
+    size_t n = 0, i;
+    struct dfu_err e;
+    int rc;
+
+    dfulua_checknargs(L, 1);
+    dfu_err_clear(&e);
+    rc = dfuse_get_commands(b->dev, cmds, sizeof cmds, &n, &e);
+    if (rc < 0)
+        return failed(L, b, rc, &e);
+    lua_createtable(L, (int)n, 0);
+    for (i = 0; i < n && i < sizeof cmds; i++) {
+        lua_pushinteger(L, cmds[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return done(L, b, 1);
+}
+
+static int dev_set_address(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    uint32_t a = dfulua_checku32(L, 2);
+    struct dfu_err e;
+
+    dfulua_checknargs(L, 2);
+    dfu_err_clear(&e);
+    return ok_or_fail(L, b, dfuse_set_address(b->dev, a, &e), &e);
+}
+
+static int dev_erase_page(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    uint32_t a = dfulua_checku32(L, 2);
+    struct dfu_err e;
+
+    dfulua_checknargs(L, 2);
+    dfu_err_clear(&e);
+    return ok_or_fail(L, b, dfuse_erase_page(b->dev, a, &e), &e);
+}
+
+static int dev_mass_erase(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    struct dfu_err e;
+
+    dfulua_checknargs(L, 1);
+    dfu_err_clear(&e);
+    return ok_or_fail(L, b, dfuse_mass_erase(b->dev, &e), &e);
+}
+
+static int dev_read_unprotect(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    struct dfu_err e;
+
+    dfulua_checknargs(L, 1);
+    dfu_err_clear(&e);
+    return ok_or_fail(L, b, dfuse_read_unprotect(b->dev, &e), &e);
+}
+
+static int dev_write(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    uint32_t a = dfulua_checku32(L, 2);
+    size_t len;
+    const char *data = luaL_checklstring(L, 3, &len);
+    struct dfu_err e;
+
+    luaL_argcheck(L, (uint64_t)a + len <= 0x100000000ull, 3, "data runs past 0xFFFFFFFF");
+    dfulua_checknargs(L, 3);
+    dfu_err_clear(&e);
+    return ok_or_fail(L, b, dfuse_write(b->dev, a, (const uint8_t *)data, len, NULL, &e), &e);
+}
+
+static int dev_read(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    uint32_t a = dfulua_checku32(L, 2);
+    size_t len = checklen(L, 3);
+    struct dfu_err e;
+    uint8_t *buf;
+    int rc;
+
+    luaL_argcheck(L, (uint64_t)a + len <= 0x100000000ull, 3, "range runs past 0xFFFFFFFF");
+    dfulua_checknargs(L, 3);
+    dfu_err_clear(&e);
+    buf = lua_newuserdatauv(L, len > 0 ? len : 1, 0); /* [.. scratch] */
+    rc = dfuse_read(b->dev, a, buf, len, NULL, &e);
+    if (rc < 0)
+        return failed(L, b, rc, &e);
+    lua_pushlstring(L, (const char *)buf, len); /* [.. scratch s] */
+    return done(L, b, 1);
+}
+
+static int dev_leave(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    uint32_t a = dfulua_checku32(L, 2);
+    struct dfu_status st;
+    struct dfu_err e;
+    int answered = 0, rc;
+
+    dfulua_checknargs(L, 2);
+    dfu_err_clear(&e);
+    memset(&st, 0, sizeof st);
+    rc = dfuse_leave(b->dev, a, &st, &answered, &e);
+    if (rc < 0)
+        return failed(L, b, rc, &e);
+    lua_createtable(L, 0, 3); /* [t] */
+    lua_pushboolean(L, answered);
+    lua_setfield(L, -2, "answered");
+    if (answered) {
+        lua_pushinteger(L, st.state);
+        lua_setfield(L, -2, "state");
+        lua_pushstring(L, dfu_state_name(st.state));
+        lua_setfield(L, -2, "state_name");
+        lua_pushinteger(L, st.status);
+        lua_setfield(L, -2, "status");
+    }
+    return done(L, b, 1);
+}
+
+/* ---- plain DFU 1.1 ---- */
+
+static int dev_download(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    size_t len;
+    const char *data = luaL_checklstring(L, 2, &len);
+    struct dfu_err e;
+
+    dfulua_checknargs(L, 2);
+    dfu_err_clear(&e);
+    return ok_or_fail(L, b, dfu_download(b->dev, (const uint8_t *)data, len, NULL, &e), &e);
+}
+
+static int dev_upload_all(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    size_t cap = checklen(L, 2), got = 0;
+    struct dfu_err e;
+    uint8_t *buf;
+    int rc;
+
+    dfulua_checknargs(L, 2);
+    dfu_err_clear(&e);
+    buf = lua_newuserdatauv(L, cap > 0 ? cap : 1, 0); /* [.. scratch] */
+    rc = dfu_upload_all(b->dev, buf, cap, &got, NULL, &e);
+    if (rc < 0)
+        return failed(L, b, rc, &e);
+    lua_pushlstring(L, (const char *)buf, got);
+    return done(L, b, 1);
+}
+
+static int dev_reenumerate(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    lua_Integer ms = luaL_optinteger(L, 2, 5000);
+    struct dfu_err e;
+    int rc;
+
+    luaL_argcheck(L, ms >= 0 && ms <= 0x7FFFFFFF, 2, "out of range");
+    dfulua_checknargs(L, 2);
+    dfu_err_clear(&e);
+    rc = dfu_transport_wait_reenumerate(dfu_dev_transport(b->dev), (unsigned)ms, &e);
+    if (rc == 0)
+        dfuse_stream_reset(b->dev);
+    return ok_or_fail(L, b, rc, &e);
+}
+
+static const luaL_Reg dev_methods[] = {
+    {"close", dev_close},
+    {"info", dev_info},
+    {"alts", dev_alts},
+    {"alt", dev_alt},
+    {"set_alt", dev_set_alt},
+    {"set_poll", dev_set_poll},
+    {"poll", dev_poll},
+    {"now", dev_now},
+    {"transfers", dev_transfers},
+    {"last_error", dev_last_error},
+    {"on_log", dev_on_log},
+    {"sim", dev_sim},
+    {"getstatus", dev_getstatus},
+    {"getstate", dev_getstate},
+    {"clrstatus", dev_clrstatus},
+    {"abort", dev_abort},
+    {"abort_to_idle", dev_abort_to_idle},
+    {"detach", dev_detach},
+    {"dnload", dev_dnload},
+    {"upload", dev_upload},
+    {"wait_status", dev_wait_status},
+    {"get_commands", dev_get_commands},
+    {"set_address", dev_set_address},
+    {"erase_page", dev_erase_page},
+    {"mass_erase", dev_mass_erase},
+    {"read_unprotect", dev_read_unprotect},
+    {"write", dev_write},
+    {"read", dev_read},
+    {"leave", dev_leave},
+    {"download", dev_download},
+    {"upload_all", dev_upload_all},
+    {"reenumerate", dev_reenumerate},
+    {NULL, NULL},
+};
+
+static const luaL_Reg dev_meta[] = {
+    {"__index", NULL}, /* placeholder: the methods table */
+    {"__gc", dev_gc},  {"__close", dev_gc}, {"__tostring", dev_tostring}, {NULL, NULL},
+};
+
+void dfulua_dev_types(lua_State *L)
+{
+    if (luaL_newmetatable(L, DFU_MT_DEVICE)) { /* [mt] */
+        luaL_setfuncs(L, dev_meta, 0);
+        luaL_newlib(L, dev_methods);    /* [mt methods] */
+        lua_setfield(L, -2, "__index"); /* [mt] */
+    }
+    lua_pop(L, 1);
+}
+
+/* ---- module functions ---- */
+
+/* Up to this many devices are reported by one list() call. */
+#define LIST_MAX 64
+
+struct list_acc {
+    struct dfu_devinfo *infos;
+    size_t n;
+};
+
+/* Runs inside the core's (and libusb's) frames: copies only, no Lua calls. */
+static int list_found(void *ud, const struct dfu_devinfo *info)
+{
+    struct list_acc *acc = ud;
+
+    if (acc->n < LIST_MAX)
+        acc->infos[acc->n++] = *info;
+    return 0;
+}
+
+static int mod_list(lua_State *L)
+{
+    const char *s = luaL_optstring(L, 1, "usb");
+    struct dfu_devspec spec;
+    struct list_acc acc;
+    struct dfu_err e;
+    size_t i;
+    int rc;
+
+    dfulua_checknargs(L, 1);
+    dfu_err_clear(&e);
+    rc = dfu_devspec_parse(s, &spec, &e);
+    if (rc < 0)
+        return dfulua_fail(L, rc, &e);
+    acc.infos = lua_newuserdatauv(L, LIST_MAX * sizeof *acc.infos, 0); /* [scratch] */
+    acc.n = 0;
+    rc = dfu_list(&spec, list_found, &acc, &e);
+    if (rc < 0)
+        return dfulua_fail(L, rc, &e);
+    lua_createtable(L, (int)acc.n, 0); /* [scratch t] */
+    for (i = 0; i < acc.n; i++) {
+        dfulua_pushdevinfo(L, &acc.infos[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+/* Select the alt a device string asks for (alt=N or alt=NAME). */
+static int apply_spec_alt(dfu_dev *d, const struct dfu_devspec *spec, struct dfu_err *e)
+{
+    uint8_t alt;
+    int rc;
+
+    if (spec->alt >= 0)
+        return dfu_dev_set_alt(d, (uint8_t)spec->alt, e);
+    if (spec->alt_name[0] == '\0')
+        return 0;
+    rc = find_alt(d, spec->alt_name, &alt, e);
+    if (rc < 0)
+        return rc;
+    return dfu_dev_set_alt(d, alt, e);
+}
+
+int dfulua_sim_device(lua_State *L, int simidx)
+{
+    dfu_sim *s = dfulua_checksim(L, simidx);
+    struct dfu_transport *t = NULL;
+    struct dfu_devinfo info;
+    struct dfu_err e;
+    dfu_dev *d = NULL;
+    int rc;
+
+    simidx = lua_absindex(L, simidx);
+    dfu_err_clear(&e);
+    rc = dfu_sim_devinfo(s, &info, &e);
+    if (rc == 0)
+        rc = dfu_sim_transport(s, 0, &t, &e);
+    if (rc == 0)
+        rc = dfu_dev_open(t, &info, &d, &e); /* the transport now belongs to the device */
+    if (rc < 0)
+        return dfulua_fail(L, rc, &e);
+    dfulua_pushdev(L, d, simidx); /* [dev] keeps the sim alive */
+    return 1;
+}
+
+static int mod_open(lua_State *L)
+{
+    const char *s = luaL_optstring(L, 1, "usb");
+    struct dfu_devspec spec;
+    struct dfu_err e;
+    struct ldev *b;
+    dfu_dev *d = NULL;
+    int rc;
+
+    dfulua_checknargs(L, 1);
+    dfu_err_clear(&e);
+    rc = dfu_devspec_parse(s, &spec, &e);
+    if (rc < 0)
+        return dfulua_fail(L, rc, &e);
+    if (strcmp(spec.backend, "sim") == 0) {
+        /* The simulator lives in a dfu.Sim the device keeps alive, so dev:sim() can share it. */
+        struct lsim *ls = dfulua_newsim(L); /* [sim] */
+        dfu_sim *sim = NULL;
+        const char *simspec;
+
+        if (spec.sim_opts[0] != '\0')
+            simspec = lua_pushfstring(L, "%s,%s", spec.sim_profile, spec.sim_opts);
+        else
+            simspec = lua_pushstring(L, spec.sim_profile); /* [sim spec] */
+        rc = dfu_sim_new(simspec, &sim, &e);
+        lua_pop(L, 1); /* [sim] */
+        if (rc < 0)
+            return dfulua_fail(L, rc, &e);
+        ls->sim = sim;                     /* ownership moves to the Lua GC */
+        if (dfulua_sim_device(L, -1) != 1) /* [sim dev] or [sim nil msg code] */
+            return 3;
+        lua_remove(L, -2); /* [dev] */
+    } else {
+        rc = dfu_open(s, &d, &e);
+        if (rc < 0)
+            return dfulua_fail(L, rc, &e);
+        dfulua_pushdev(L, d, 0); /* [dev] */
+        return 1;                /* dfu_open applied the alt from the string */
+    }
+    b = lua_touserdata(L, -1);
+    rc = apply_spec_alt(b->dev, &spec, &e);
+    if (rc < 0) {
+        close_box(b); /* close it now rather than at the next GC cycle */
+        return dfulua_fail(L, rc, &e);
+    }
+    return 1;
+}
+
+static int mod_parse_layout(lua_State *L)
+{
+    const char *s = luaL_checkstring(L, 1);
+    struct lbox *box;
+    struct dfu_err e;
+    int rc;
+
+    dfulua_checknargs(L, 1);
+    dfu_err_clear(&e);
+    box = dfulua_newbox(L); /* [box]: frees the runs even if building the table raises */
+    rc = dfu_layout_parse(s, &box->layout, &e);
+    if (rc < 0)
+        return dfulua_fail(L, rc, &e);
+    box->has_layout = 1;
+    dfulua_pushlayout(L, &box->layout); /* [box t] */
+    dfulua_box_release(box);
+    return 1;
+}
+
+static void name_table(lua_State *L, const char *field, int n, const int *vals,
+                       const char *const *names)
+{
+    int i;
+
+    lua_createtable(L, n, n); /* [mod t] */
+    for (i = 0; i < n; i++) {
+        lua_pushinteger(L, vals[i]);
+        lua_setfield(L, -2, names[i]); /* t[name] = value */
+        lua_pushstring(L, names[i]);
+        lua_rawseti(L, -2, vals[i]); /* t[value] = name */
+    }
+    lua_setfield(L, -2, field); /* [mod] */
+}
+
+static void constants(lua_State *L)
+{
+#define DFU_V_(n, v, s) v,
+#define DFU_N_(n, v, s) s,
+#define DFU_E_V_(n, v, d) DFU_E_##n,
+#define DFU_E_N_(n, v, d) #n,
+    static const int status_v[] = {DFU_STATUS_LIST(DFU_V_)};
+    static const char *const status_n[] = {DFU_STATUS_LIST(DFU_N_)};
+    static const int state_v[] = {DFU_STATE_LIST(DFU_V_)};
+    static const char *const state_n[] = {DFU_STATE_LIST(DFU_N_)};
+    static const int err_v[] = {DFU_ERR_LIST(DFU_E_V_)};
+    static const char *const err_n[] = {DFU_ERR_LIST(DFU_E_N_)};
+#undef DFU_V_
+#undef DFU_N_
+#undef DFU_E_V_
+#undef DFU_E_N_
+
+    name_table(L, "STATUS", (int)(sizeof status_v / sizeof status_v[0]), status_v, status_n);
+    name_table(L, "STATE", (int)(sizeof state_v / sizeof state_v[0]), state_v, state_n);
+    name_table(L, "ERR", (int)(sizeof err_v / sizeof err_v[0]), err_v, err_n);
+}
+
+static const luaL_Reg mod_funcs[] = {
+    {"list", mod_list},
+    {"open", mod_open},
+    {"parse_layout", mod_parse_layout},
+    {NULL, NULL},
+};
+
+int luaopen_dfu_core(lua_State *L);
+
+int luaopen_dfu_core(lua_State *L)
+{
+    dfulua_init_types(L);
+    luaL_newlib(L, mod_funcs); /* [mod] */
+    constants(L);
+    lua_pushstring(L, DFU_VERSION);
+    lua_setfield(L, -2, "version");
+    return 1;
+}
