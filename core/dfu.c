@@ -1,0 +1,542 @@
+/*
+ * DFU 1.1 requests (protocol.md 1.2), GETSTATUS decoding, the poll loop with its per-device
+ * policy, state recovery, and the plain DFU 1.1 download/upload flows (protocol.md 1.7).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const char *req_name(uint8_t r)
+{
+    static const char *const names[] = {"DETACH",    "DNLOAD",   "UPLOAD", "GETSTATUS",
+                                        "CLRSTATUS", "GETSTATE", "ABORT"};
+
+    return r < 7 ? names[r] : "REQ";
+}
+
+int dfui_check_cancel(dfu_dev *d, struct dfu_err *err)
+{
+    if (d->cancel != NULL && *d->cancel != 0)
+        return dfu_err_set(err, DFU_E_INTERRUPTED, "interrupted");
+    return 0;
+}
+
+int dfui_control(dfu_dev *d, const struct dfu_ctrl *req, uint8_t *data, size_t *len,
+                 unsigned timeout_ms, struct dfu_err *err)
+{
+    size_t n = 0;
+    int rc;
+
+    d->transfers++;
+    rc = d->t->ops->control(d->t, req, data, &n, timeout_ms, err);
+    if (len != NULL)
+        *len = n;
+    if (req->bmRequestType == 0x21 || req->bmRequestType == 0xA1) {
+        dfu_log_msg(&d->log, DFU_LOG_IO, "%s wValue=%u wLength=%u -> %s%s%zu",
+                    req_name(req->bRequest), req->wValue, req->wLength,
+                    rc == 0 ? "" : dfu_err_name(rc), rc == 0 ? "" : " ", n);
+    } else {
+        dfu_log_msg(&d->log, DFU_LOG_IO, "ctrl %02x/%02x wValue=0x%04x wIndex=%u wLength=%u -> %s",
+                    req->bmRequestType, req->bRequest, req->wValue, req->wIndex, req->wLength,
+                    dfu_err_name(rc));
+    }
+    if (rc != 0 && err != NULL && err->code != rc)
+        err->code = rc;
+    return rc;
+}
+
+static int class_out(dfu_dev *d, uint8_t req, uint16_t value, const uint8_t *data, size_t len,
+                     struct dfu_err *err)
+{
+    struct dfu_ctrl c = {0x21, req, value, d->info.intf, (uint16_t)len};
+    size_t n = 0;
+    int rc;
+
+    if (len > 0xFFFF)
+        return dfu_err_set(err, DFU_E_INVALID, "%s: %zu bytes is too long", req_name(req), len);
+    rc = dfui_control(d, &c, (uint8_t *)(uintptr_t)data, &n, DFUI_CTRL_TIMEOUT_MS, err);
+    if (rc != 0)
+        return dfu_err_prefix(err, "%s", req_name(req));
+    if (n != len)
+        return dfu_err_set(err, DFU_E_IO, "%s: sent %zu of %zu bytes", req_name(req), n, len);
+    return 0;
+}
+
+static int class_in(dfu_dev *d, uint8_t req, uint16_t value, uint8_t *buf, size_t len, size_t *got,
+                    unsigned timeout_ms, struct dfu_err *err)
+{
+    struct dfu_ctrl c = {0xA1, req, value, d->info.intf, (uint16_t)len};
+    int rc;
+
+    if (len > 0xFFFF)
+        return dfu_err_set(err, DFU_E_INVALID, "%s: %zu bytes is too long", req_name(req), len);
+    rc = dfui_control(d, &c, buf, got, timeout_ms, err);
+    if (rc != 0)
+        return dfu_err_prefix(err, "%s", req_name(req));
+    return 0;
+}
+
+/* ---- raw requests ---- */
+
+int dfui_dnload(dfu_dev *d, uint16_t block, const uint8_t *data, size_t len, struct dfu_err *err)
+{
+    return class_out(d, DFUI_REQ_DNLOAD, block, data, len, err);
+}
+
+int dfui_upload(dfu_dev *d, uint16_t block, uint8_t *buf, size_t len, size_t *got,
+                struct dfu_err *err)
+{
+    return class_in(d, DFUI_REQ_UPLOAD, block, buf, len, got, DFUI_CTRL_TIMEOUT_MS, err);
+}
+
+int dfui_getstatus(dfu_dev *d, struct dfu_status *st, unsigned timeout_ms, struct dfu_err *err)
+{
+    uint8_t b[6];
+    size_t got = 0;
+    int rc;
+
+    rc = class_in(d, DFUI_REQ_GETSTATUS, 0, b, sizeof b, &got, timeout_ms, err);
+    if (rc != 0)
+        return rc;
+    if (got < sizeof b)
+        return dfu_err_set(err, DFU_E_IO, "GETSTATUS: short reply (%zu of 6 bytes)", got);
+    st->status = b[0];
+    st->poll_timeout = (uint32_t)b[1] | (uint32_t)b[2] << 8 | (uint32_t)b[3] << 16;
+    st->state = b[4];
+    st->istring = b[5];
+    if (d->quirks & DFUI_QUIRK_POLLTIMEOUT)
+        st->poll_timeout = 5;
+    if (err != NULL) {
+        err->dfu_status = st->status;
+        err->dfu_state = st->state;
+    }
+    dfu_log_msg(&d->log, DFU_LOG_IO, "  status %s state %s poll %u ms", dfu_status_name(st->status),
+                dfu_state_name(st->state), (unsigned)st->poll_timeout);
+    return 0;
+}
+
+int dfui_abort(dfu_dev *d, struct dfu_err *err)
+{
+    int rc = class_out(d, DFUI_REQ_ABORT, 0, NULL, 0, err);
+
+    if (rc == 0)
+        d->in_upload = 0;
+    return rc;
+}
+
+/* ---- public requests: everything but GETSTATUS/GETSTATE ends a DfuSe stream ---- */
+
+int dfu_detach(dfu_dev *d, uint16_t timeout_ms, struct dfu_err *err)
+{
+    dfuse_stream_reset(d);
+    return class_out(d, DFUI_REQ_DETACH, timeout_ms, NULL, 0, err);
+}
+
+int dfu_dnload(dfu_dev *d, uint16_t block, const uint8_t *data, size_t len, struct dfu_err *err)
+{
+    dfuse_stream_reset(d);
+    return dfui_dnload(d, block, data, len, err);
+}
+
+int dfu_upload(dfu_dev *d, uint16_t block, uint8_t *buf, size_t len, size_t *got,
+               struct dfu_err *err)
+{
+    size_t n = 0;
+    int rc;
+
+    dfuse_stream_reset(d);
+    rc = dfui_upload(d, block, buf, len, &n, err);
+    if (got != NULL)
+        *got = n;
+    if (rc == 0)
+        d->in_upload = 1;
+    return rc;
+}
+
+int dfu_getstatus(dfu_dev *d, struct dfu_status *st, struct dfu_err *err)
+{
+    return dfui_getstatus(d, st, DFUI_CTRL_TIMEOUT_MS, err);
+}
+
+int dfu_clrstatus(dfu_dev *d, struct dfu_err *err)
+{
+    dfuse_stream_reset(d);
+    return class_out(d, DFUI_REQ_CLRSTATUS, 0, NULL, 0, err);
+}
+
+int dfu_getstate(dfu_dev *d, uint8_t *state, struct dfu_err *err)
+{
+    size_t got = 0;
+    int rc = class_in(d, DFUI_REQ_GETSTATE, 0, state, 1, &got, DFUI_CTRL_TIMEOUT_MS, err);
+
+    if (rc == 0 && got != 1)
+        return dfu_err_set(err, DFU_E_IO, "GETSTATE: empty reply");
+    return rc;
+}
+
+int dfu_abort(dfu_dev *d, struct dfu_err *err)
+{
+    dfuse_stream_reset(d);
+    return dfui_abort(d, err);
+}
+
+/* ---- status judgement and polling ---- */
+
+int dfui_status_error(const struct dfu_status *st, struct dfu_err *err)
+{
+    if (err != NULL) {
+        err->dfu_status = st->status;
+        err->dfu_state = st->state;
+    }
+    if (st->status != DFU_STATUS_OK)
+        return dfu_err_set(err, DFU_E_STATUS, "device reported %s (%s)",
+                           dfu_status_name(st->status), dfu_state_name(st->state));
+    return dfu_err_set(err, DFU_E_PROTOCOL, "unexpected state %s", dfu_state_name(st->state));
+}
+
+int dfui_poll_early(const dfu_dev *d)
+{
+    return d->poll == DFU_POLL_EARLY && !d->early_stalled;
+}
+
+static int still_busy(const struct dfu_status *st, int manifest)
+{
+    if (st->state == DFU_STATE_DNBUSY || st->state == DFU_STATE_DNLOAD_SYNC)
+        return 1;
+    return manifest && (st->state == DFU_STATE_MANIFEST || st->state == DFU_STATE_MANIFEST_SYNC);
+}
+
+int dfui_poll(dfu_dev *d, struct dfu_status *st, uint64_t start_us, unsigned ceiling_ms,
+              int manifest, struct dfu_err *err)
+{
+    uint64_t deadline = start_us + (uint64_t)ceiling_ms * 1000u;
+    /* Safety net for a clock that does not advance (a device answering dfuDNBUSY with
+     * bwPollTimeout 0 forever, as the Black Magic Probe bootloader does, is otherwise bounded
+     * by the ceiling on the transport clock). */
+    uint64_t max_polls = (uint64_t)ceiling_ms * 16u + 1000u, polls = 0;
+    uint32_t last_poll = st->poll_timeout;
+    int stalls = 0;
+
+    while (still_busy(st, manifest)) {
+        struct dfu_status next;
+        uint64_t now;
+        int rc;
+
+        rc = dfui_check_cancel(d, err);
+        if (rc != 0)
+            return rc;
+        now = dfu_transport_now_us(d->t);
+        /* Spec policy: wait bwPollTimeout before asking again while the device is busy. Early
+         * policy: ask at once; a device such as the STM32 ROM holds the answer until the job
+         * ends. dfuDNLOAD-SYNC asks for a GETSTATUS without delay in either policy. */
+        if (!dfui_poll_early(d) && st->state != DFU_STATE_DNLOAD_SYNC &&
+            st->state != DFU_STATE_MANIFEST_SYNC) {
+            uint64_t us = (uint64_t)st->poll_timeout * 1000u;
+
+            if (now < deadline && us > deadline - now)
+                us = deadline - now;
+            if (us > 0)
+                dfu_transport_sleep_us(d->t, us);
+            now = dfu_transport_now_us(d->t);
+        }
+        if (now >= deadline || ++polls > max_polls) {
+            if (err != NULL) {
+                err->dfu_status = st->status;
+                err->dfu_state = st->state;
+            }
+            return dfu_err_set(err, DFU_E_TIMEOUT, "device still %s after %u ms",
+                               dfu_state_name(st->state), ceiling_ms);
+        }
+        rc = dfui_getstatus(d, &next,
+                            (unsigned)((deadline - now + 999u) / 1000u) + DFUI_HOLD_MARGIN_MS, err);
+        if (rc == DFU_E_PIPE && stalls < DFUI_MAX_POLL_STALLS) {
+            /* STM32L4: reports too short a bwPollTimeout for a page erase and stalls EP0 when
+             * polled before it ends. Fall back to spec polling, wait and ask again. */
+            uint64_t us = (uint64_t)(last_poll > 5 ? last_poll : 5) * 1000u
+                          << (stalls < 4 ? stalls : 4);
+
+            stalls++;
+            if (d->poll == DFU_POLL_EARLY && !d->early_stalled) {
+                d->early_stalled = 1;
+                dfu_log_msg(&d->log, DFU_LOG_WARN,
+                            "device stalled an early GETSTATUS; polling per bwPollTimeout");
+            }
+            now = dfu_transport_now_us(d->t);
+            if (now < deadline && us > deadline - now)
+                us = deadline - now;
+            dfu_transport_sleep_us(d->t, us);
+            continue;
+        }
+        if (rc != 0)
+            return rc;
+        *st = next;
+        if (st->poll_timeout > 0)
+            last_poll = st->poll_timeout;
+    }
+    return 0;
+}
+
+int dfu_wait_status(dfu_dev *d, struct dfu_status *st, unsigned ceiling_ms, struct dfu_err *err)
+{
+    uint64_t start = dfu_transport_now_us(d->t);
+    int rc;
+
+    rc = dfui_getstatus(d, st, DFUI_CTRL_TIMEOUT_MS, err);
+    if (rc == 0)
+        rc = dfui_poll(d, st, start, ceiling_ms, 0, err);
+    if (rc == 0 && st->status != DFU_STATUS_OK)
+        rc = dfui_status_error(st, err);
+    return rc;
+}
+
+int dfu_abort_to_idle(dfu_dev *d, struct dfu_err *err)
+{
+    struct dfu_status st;
+    int rc;
+
+    for (int round = 0; round < 8; round++) {
+        rc = dfu_getstatus(d, &st, err);
+        if (rc != 0)
+            return rc;
+        switch (st.state) {
+        case DFU_STATE_IDLE:
+            d->recover = 0;
+            d->in_upload = 0;
+            return 0;
+        case DFU_STATE_ERROR:
+            /* The only state where CLRSTATUS is legal: ST's stack turns a CLRSTATUS in any
+             * other state into errUNKNOWN/dfuERROR. */
+            rc = dfu_clrstatus(d, err);
+            break;
+        case DFU_STATE_DNLOAD_IDLE:
+        case DFU_STATE_UPLOAD_IDLE:
+            rc = dfu_abort(d, err);
+            break;
+        case DFU_STATE_DNLOAD_SYNC:
+        case DFU_STATE_DNBUSY:
+        case DFU_STATE_MANIFEST_SYNC:
+        case DFU_STATE_MANIFEST:
+            rc = dfui_poll(d, &st, dfu_transport_now_us(d->t), DFUI_CEIL_IDLE_MS, 1, err);
+            break;
+        default:
+            return dfu_err_set(err, DFU_E_PROTOCOL, "cannot bring the device to dfuIDLE from %s",
+                               dfu_state_name(st.state));
+        }
+        if (rc != 0)
+            return dfu_err_prefix(err, "abort to idle");
+    }
+    return dfu_err_set(err, DFU_E_PROTOCOL, "device does not reach dfuIDLE (last state %s)",
+                       dfu_state_name(st.state));
+}
+
+/* ---- device accessors ---- */
+
+const struct dfu_devinfo *dfu_dev_info(const dfu_dev *d)
+{
+    return &d->info;
+}
+
+struct dfu_transport *dfu_dev_transport(dfu_dev *d)
+{
+    return d->t;
+}
+
+const struct dfu_alt *dfu_dev_alts(const dfu_dev *d, size_t *n)
+{
+    if (n != NULL)
+        *n = d->nalts;
+    return d->alts;
+}
+
+uint8_t dfu_dev_alt(const dfu_dev *d)
+{
+    return d->alt;
+}
+
+int dfu_dev_set_alt(dfu_dev *d, uint8_t alt, struct dfu_err *err)
+{
+    int rc;
+
+    dfuse_stream_reset(d);
+    d->in_upload = 0;
+    rc = d->t->ops->claim(d->t, d->info.intf, alt, err);
+    d->transfers++;
+    if (rc != 0)
+        return dfu_err_prefix(err, "select alt %u", alt);
+    d->alt = alt;
+    d->info.alt = alt;
+    for (size_t i = 0; i < d->nalts; i++) {
+        if (d->alts[i].alt == alt)
+            snprintf(d->info.alt_name, sizeof d->info.alt_name, "%s", d->alts[i].name);
+    }
+    return 0;
+}
+
+int dfu_dev_is_dfuse(const dfu_dev *d)
+{
+    return d->info.bcd_dfu == 0x011A;
+}
+
+void dfu_dev_set_log(dfu_dev *d, const struct dfu_log *log)
+{
+    if (log != NULL)
+        d->log = *log;
+    else
+        memset(&d->log, 0, sizeof d->log);
+}
+
+void dfu_dev_set_poll(dfu_dev *d, enum dfu_poll_policy p)
+{
+    d->poll = p;
+    d->early_stalled = 0;
+}
+
+enum dfu_poll_policy dfu_dev_poll(const dfu_dev *d)
+{
+    return dfui_poll_early(d) ? DFU_POLL_EARLY : DFU_POLL_SPEC;
+}
+
+void dfu_dev_set_cancel(dfu_dev *d, volatile sig_atomic_t *flag)
+{
+    d->cancel = flag;
+}
+
+uint64_t dfu_dev_now_us(dfu_dev *d)
+{
+    return dfu_transport_now_us(d->t);
+}
+
+uint64_t dfu_dev_transfers(const dfu_dev *d)
+{
+    return d->transfers;
+}
+
+/* ---- plain DFU 1.1 flows ---- */
+
+static int transfer_size(dfu_dev *d, struct dfu_err *err)
+{
+    if (d->info.transfer_size == 0)
+        return dfu_err_set(err, DFU_E_NOT_SUPPORTED, "device reports wTransferSize 0");
+    return d->info.transfer_size;
+}
+
+/* After the zero-length DNLOAD: wait for manifestation. A device that drops off the bus here
+ * after a good data phase has finished (dfu-util: "unable to read DFU status after
+ * completion"). */
+static int manifest(dfu_dev *d, struct dfu_err *err)
+{
+    struct dfu_status st;
+    uint64_t start = dfu_transport_now_us(d->t);
+    int rc;
+
+    rc = dfui_getstatus(d, &st, DFUI_CTRL_TIMEOUT_MS, err);
+    if (rc == 0)
+        rc = dfui_poll(d, &st, start, DFUI_CEIL_IDLE_MS, 1, err);
+    if (rc == DFU_E_PIPE || rc == DFU_E_IO || rc == DFU_E_NO_DEVICE || rc == DFU_E_TIMEOUT) {
+        dfu_log_msg(&d->log, DFU_LOG_INFO, "device left during manifestation (%s)",
+                    dfu_err_name(rc));
+        dfu_err_clear(err);
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    if (st.status == DFU_STATUS_OK &&
+        (st.state == DFU_STATE_IDLE || st.state == DFU_STATE_MANIFEST_WAIT_RESET))
+        return 0;
+    dfui_status_error(&st, err);
+    return dfu_err_prefix(err, "manifestation");
+}
+
+int dfu_download(dfu_dev *d, const uint8_t *data, size_t len, const struct dfu_progress *progress,
+                 struct dfu_err *err)
+{
+    int xfer = transfer_size(d, err);
+    uint16_t block = 0;
+    size_t done = 0;
+    int rc;
+
+    if (xfer < 0)
+        return xfer;
+    dfuse_stream_reset(d);
+    rc = dfu_abort_to_idle(d, err);
+    if (rc != 0)
+        return rc;
+    while (done < len) {
+        size_t n = len - done < (size_t)xfer ? len - done : (size_t)xfer;
+        struct dfu_status st;
+
+        rc = dfui_check_cancel(d, err);
+        if (rc == 0)
+            rc = dfui_dnload(d, block, data + done, n, err);
+        if (rc == 0)
+            rc = dfu_wait_status(d, &st, DFUSE_CEIL_ERASE_MS, err);
+        if (rc == 0 && st.state != DFU_STATE_DNLOAD_IDLE)
+            rc = dfui_status_error(&st, err);
+        if (rc != 0) {
+            d->recover = 1;
+            return dfu_err_prefix(err, "download block %u (offset %zu)", block, done);
+        }
+        done += n;
+        block++;
+        dfu_progress_report(progress, "write", done, len);
+    }
+    rc = dfui_dnload(d, block, NULL, 0, err);
+    if (rc == 0)
+        rc = manifest(d, err);
+    if (rc != 0) {
+        d->recover = 1;
+        return dfu_err_prefix(err, "end of download");
+    }
+    return 0;
+}
+
+int dfu_upload_all(dfu_dev *d, uint8_t *buf, size_t cap, size_t *got,
+                   const struct dfu_progress *progress, struct dfu_err *err)
+{
+    int xfer = transfer_size(d, err);
+    uint16_t block = 0;
+    size_t done = 0;
+    int rc;
+
+    *got = 0;
+    if (xfer < 0)
+        return xfer;
+    dfuse_stream_reset(d);
+    rc = dfu_abort_to_idle(d, err);
+    if (rc != 0)
+        return rc;
+    for (;;) {
+        size_t want = cap - done < (size_t)xfer ? cap - done : (size_t)xfer;
+        size_t n = 0;
+
+        if (want == 0) {
+            /* Stopped by the caller's limit, not by a short frame: leave dfuUPLOAD-IDLE. */
+            rc = dfui_abort(d, err);
+            break;
+        }
+        rc = dfui_check_cancel(d, err);
+        if (rc == 0)
+            rc = dfui_upload(d, block, buf + done, want, &n, err);
+        if (rc != 0)
+            break;
+        d->in_upload = 1;
+        done += n;
+        block++;
+        dfu_progress_report(progress, "read", done, cap);
+        if (n < (size_t)xfer) {
+            if (n == want && want < (size_t)xfer)
+                rc = dfui_abort(d, err); /* our buffer, not the device, ended the frame */
+            else
+                d->in_upload = 0; /* a short frame ends the upload: dfuIDLE */
+            break;
+        }
+    }
+    *got = done;
+    if (rc != 0) {
+        d->recover = 1;
+        return dfu_err_prefix(err, "upload at offset %zu", done);
+    }
+    return 0;
+}
