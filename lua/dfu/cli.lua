@@ -1,0 +1,287 @@
+-- The dfush command line (design.md 3): global options, recipe lookup and dispatch, the
+-- recipe context (device opening, logging, progress, JSON result), exit codes.
+local util = require "dfu.util"
+local recipe = require "dfu.recipe"
+local json = require "dfu.json"
+local progress = require "dfu.progress"
+
+local M = {}
+
+-- exit status by error code (design.md 3)
+M.EXIT = {
+  USAGE = 2, FORMAT = 2, RANGE = 2, INVALID = 2,
+  NOT_FOUND = 3, AMBIGUOUS = 3, ACCESS = 3,
+}
+
+function M.exit_code(err)
+  if type(err) == "table" and err.code then return M.EXIT[err.code] or 1 end
+  return 1
+end
+
+local LEVELS = { error = 0, warn = 1, info = 2, debug = 3, io = 4 }
+
+local Ctx = {}
+Ctx.__index = Ctx
+
+function M.context(o)
+  local ctx = setmetatable({
+    device = o.device, json = o.json or false, verbose = o.verbose or 0, quiet = o.quiet or false,
+    recipe_dirs = o.recipe_dirs or recipe.dirs(), stdout = o.stdout or io.stdout,
+    stderr = o.stderr or io.stderr, result = nil, devices = {},
+    progress_mode = o.progress_mode,
+  }, Ctx)
+  local level = ctx.quiet and 0 or (2 + ctx.verbose)
+  ctx.log_level = level
+  local mode = ctx.quiet and "none" or (ctx.progress_mode or progress.detect_mode())
+  ctx.progress = progress.new { stream = ctx.stderr, mode = mode,
+    clock = function() return ctx.clock and ctx.clock() or os.clock() end }
+  return ctx
+end
+
+--- ctx:log(level, fmt, ...) to stderr, filtered by -q/-v.
+function Ctx:log(level, fmt, ...)
+  local lv = LEVELS[level] or 2
+  if lv > self.log_level then return end
+  local msg = select("#", ...) > 0 and string.format(fmt, ...) or tostring(fmt)
+  self.progress.finish()
+  local prefix = (level == "error" or level == "warn") and (level .. ": ") or ""
+  self.stderr:write(prefix, msg, "\n")
+end
+
+--- ctx:say(fmt, ...): human output of the command, on stdout, silent with --json.
+function Ctx:say(fmt, ...)
+  if self.json then return end
+  local msg = select("#", ...) > 0 and string.format(fmt, ...) or tostring(fmt)
+  self.progress.finish()
+  self.stdout:write(msg, "\n")
+end
+
+--- ctx:set_result(t): the JSON object printed with --json.
+function Ctx:set_result(t)
+  self.result = t
+end
+
+--- ctx:devstr(): the device string in effect.
+function Ctx:devstr()
+  return self.device or os.getenv("DFUSH_DEVICE") or "usb"
+end
+
+--- ctx:open([devstr]) -> Device, raising dfu.Error (exit 3 for no/ambiguous device).
+function Ctx:open(devstr)
+  local core = require "dfu.core"
+  local s = devstr or self:devstr()
+  local dev, msg, code = core.open(s)
+  if not dev then
+    local hint
+    if (code == "NOT_FOUND" or code == "NO_DEVICE") and s:match("^usb") then
+      code = "NOT_FOUND"
+      if not devstr and not self.device and not os.getenv("DFUSH_DEVICE") then
+        hint = "no USB DFU device found. Put the board in DFU mode (BOOT0 high, reset) " ..
+          "or try the simulator: dfush -d sim:stm32h753 " .. (self.command or "info")
+      end
+    elseif code == "ACCESS" then
+      hint = "no permission to open the device; install udev/ rules or run with sufficient rights"
+    end
+    util.raise(hint and (msg .. "\n" .. hint) or msg, code or "NOT_FOUND", { device = s })
+  end
+  if dev.on_log then
+    dev:on_log(function(level, m) self:log(level, "%s", m) end)
+  end
+  self.clock = function() return dev:now() end
+  self.devices[#self.devices + 1] = dev
+  return dev
+end
+
+function Ctx:close_all()
+  for _, d in ipairs(self.devices) do pcall(d.close, d) end
+  self.devices = {}
+end
+
+-- ---- global help ----
+
+local GLOBAL_HELP = [[
+usage: dfush [-d DEV] [-v|-q] [--json] [--recipes DIR] COMMAND [ARGS]
+       dfush                      interactive Lua REPL with dfu loaded
+       dfush SCRIPT.lua [ARGS]    run a Lua script
+
+global options:
+  -d, --device DEV    device string: usb, usb:VID:PID[,serial=S][,path=B-P][,alt=N|NAME],
+                      sim:PROFILE[,state=FILE][,events=FILE][,boot0=0|1][,jump=...][,faults=...]
+                      (default: $DFUSH_DEVICE, else usb)
+  -v, --verbose       more log output (-vv shows protocol traffic)
+  -q, --quiet         no progress or log output
+      --json          print one JSON object on stdout
+      --recipes DIR   also look for commands (recipes) in DIR (also $DFUSH_PATH)
+  -h, --help          this help; dfush help COMMAND for a command
+      --version       print the version
+
+Numbers are decimal or 0x hex; lengths also take K and M (128K).
+Exit status: 0 ok, 1 device or operation failed, 2 bad usage or input, 3 no/ambiguous device.
+]]
+
+function M.global_help(dirs)
+  local out = { GLOBAL_HELP, "commands:" }
+  for _, e in ipairs(recipe.list(dirs)) do
+    local r = recipe.load(e.path)
+    if r then out[#out + 1] = string.format("  %-10s %s", e.name, r:summary()) end
+  end
+  out[#out + 1] = ""
+  out[#out + 1] = "Try: dfush -d sim:stm32h753 info"
+  return table.concat(out, "\n")
+end
+
+-- ---- main ----
+
+local function parse_globals(argv)
+  local g = { verbose = 0, recipes = {} }
+  local i = 1
+  while i <= #argv do
+    local a = argv[i]
+    local name, inline = a:match("^%-%-([^=]+)=(.*)$")
+    if a == "-d" or a == "--device" then
+      i = i + 1
+      if not argv[i] then util.usage("option %s needs a device string", a) end
+      g.device = argv[i]
+    elseif name == "device" then
+      g.device = inline
+    elseif a:match("^%-d.") then
+      g.device = a:sub(3)
+    elseif a:match("^%-v+$") then
+      g.verbose = g.verbose + #a - 1
+    elseif a == "--verbose" then
+      g.verbose = g.verbose + 1
+    elseif a == "-q" or a == "--quiet" then
+      g.quiet = true
+    elseif a == "--json" then
+      g.json = true
+    elseif a == "--recipes" then
+      i = i + 1
+      if not argv[i] then util.usage("option --recipes needs a directory") end
+      table.insert(g.recipes, argv[i])
+    elseif name == "recipes" then
+      table.insert(g.recipes, inline)
+    elseif a == "-h" or a == "--help" then
+      g.help = true
+    elseif a == "--version" then
+      g.version = true
+    elseif a:sub(1, 1) == "-" and a ~= "-" then
+      util.usage("unknown option %s before the command (see: dfush --help)", a)
+    else
+      break
+    end
+    i = i + 1
+  end
+  local rest = {}
+  for j = i, #argv do rest[#rest + 1] = argv[j] end
+  return g, rest
+end
+
+local function report_error(ctx, err, stderr)
+  local code = M.exit_code(err)
+  local msg
+  if util.is_error(err) then
+    msg = err.msg
+  else
+    msg = tostring(err)
+    if ctx and ctx.verbose > 0 and err and not util.is_error(err) then
+      msg = msg -- traceback already attached by the handler
+    end
+  end
+  if ctx then ctx.progress.finish() end
+  if ctx and ctx.json then
+    local out = { ok = false, error = { code = util.is_error(err) and err.code or "ERROR", message = msg,
+                  address = util.is_error(err) and err.address or nil } }
+    local partial = util.is_error(err) and err.report
+    if partial then
+      for k, v in pairs(partial) do if out[k] == nil then out[k] = v end end
+      out.ok = false
+    end
+    if ctx.result then for k, v in pairs(ctx.result) do if out[k] == nil then out[k] = v end end end
+    ctx.stdout:write(json.encode(M.jsonable(out)), "\n")
+  end
+  stderr:write("dfush: ", msg, "\n")
+  if code == 2 and util.is_error(err) and err.code == "USAGE" and ctx and ctx.command then
+    -- short reminder of the right form
+  end
+  return code
+end
+
+--- Drop fields that have no JSON form (functions, userdata).
+function M.jsonable(v)
+  if type(v) ~= "table" then
+    if type(v) == "function" or type(v) == "userdata" or type(v) == "thread" then return nil end
+    return v
+  end
+  if v == json.null then return v end
+  local out = {}
+  for k, x in pairs(v) do
+    if type(k) == "string" or type(k) == "number" then out[k] = M.jsonable(x) end
+  end
+  if next(v) == nil then return v end
+  return out
+end
+
+--- Run the CLI with arg (argv table). Returns the exit status.
+function M.main(argv, io_override)
+  argv = argv or {}
+  local list = {}
+  for i = 1, #argv do list[i] = argv[i] end
+  local stderr = (io_override and io_override.stderr) or io.stderr
+  local stdout = (io_override and io_override.stdout) or io.stdout
+  local ok, g, rest = pcall(parse_globals, list)
+  if not ok then
+    stderr:write("dfush: ", tostring(util.is_error(g) and g.msg or g), "\n")
+    return 2
+  end
+  local dirs = recipe.dirs(g.recipes)
+  if g.version then
+    local okc, core = pcall(require, "dfu.core")
+    stdout:write("dfush ", okc and tostring(core.version) or "?", "\n")
+    return 0
+  end
+  local cmd = rest[1]
+  if not cmd then
+    if g.help then stdout:write(M.global_help(dirs), "\n") return 0 end
+    stderr:write(M.global_help(dirs), "\n")
+    return 2
+  end
+  local path = recipe.find(cmd, dirs)
+  if not path then
+    stderr:write(string.format("dfush: unknown command '%s'; see dfush help for the list\n", cmd))
+    return 2
+  end
+  local r, lmsg = recipe.load(path)
+  if not r then
+    stderr:write("dfush: cannot load recipe ", path, ": ", tostring(lmsg), "\n")
+    return 2
+  end
+  local args = {}
+  for i = 2, #rest do args[#args + 1] = rest[i] end
+  local okp, p, g2 = pcall(r.parse, r, args)
+  if not okp then
+    stderr:write("dfush: ", tostring(util.is_error(p) and p.msg or p), "\n")
+    return 2
+  end
+  if g.help or g2.help then stdout:write(r:help_text(), "\n") return 0 end
+  local ctx = M.context {
+    device = g2.device or g.device, json = g.json or g2.json, quiet = g.quiet or g2.quiet,
+    verbose = (g.verbose or 0) + (g2.verbose or 0), recipe_dirs = dirs, stdout = stdout,
+    stderr = stderr, progress_mode = io_override and io_override.progress_mode,
+  }
+  ctx.command = cmd
+  local okr, res = xpcall(r.run, function(e)
+    if util.is_error(e) then return e end
+    return debug.traceback(tostring(e), 2)
+  end, ctx, p)
+  ctx.progress.finish()
+  ctx:close_all()
+  if not okr then return report_error(ctx, res, stderr) end
+  if ctx.json then
+    local out = ctx.result or { ok = true }
+    stdout:write(json.encode(M.jsonable(out)), "\n")
+  end
+  if math.type(res) == "integer" then return res end
+  return 0
+end
+
+return M

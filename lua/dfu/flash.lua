@@ -1,0 +1,339 @@
+-- The flashing loops: erase plan, chunked writes with progress and retries, read-back verify,
+-- leave. Works on the plan from dfu.plan; raises dfu.Error on failure, with the address
+-- where it stopped and what the device holds now.
+local util = require "dfu.util"
+local plan_mod = require "dfu.plan"
+local family_mod = require "dfu.family"
+local leave_mod = require "dfu.leave"
+local json = require "dfu.json"
+
+local M = {}
+local hex = util.hex
+local FF = plan_mod.FF
+
+M.CHUNK_BLOCKS = 16 -- transfer-size blocks per dev:write/dev:read call (progress granularity)
+M.RETRIES = 3
+
+local function noop() end
+
+local function fail(dev, msg, code, fields)
+  fields = fields or {}
+  local le = dev.last_error and dev:last_error()
+  if le then
+    fields.status = fields.status or le.status
+    fields.state = fields.state or le.state
+  end
+  util.raise(msg, code or "ERROR", fields)
+end
+
+local FATAL = { INTERRUPTED = true, NO_DEVICE = true, ACCESS = true }
+
+--- Erase sectors {{address=, size=}...}; progress("erase", done_bytes, total_bytes).
+function M.erase(dev, list, progress, report)
+  progress = progress or noop
+  local total = 0
+  for _, s in ipairs(list) do total = total + s.size end
+  local done = 0
+  progress("erase", 0, total)
+  for _, s in ipairs(list) do
+    local attempt = 0
+    while true do
+      attempt = attempt + 1
+      local ok, msg, code = dev:erase_page(s.address)
+      if ok then break end
+      if FATAL[code] or attempt >= M.RETRIES then
+        fail(dev, string.format("erase of sector %s failed: %s; %d of %d sectors erased, nothing " ..
+          "written yet", util.range(s.address, s.size), msg, report and #report.erased or 0, #list),
+          code, { address = s.address, phase = "erase" })
+      end
+      dev:abort_to_idle()
+    end
+    if report then report.erased[#report.erased + 1] = { address = s.address, size = s.size } end
+    done = done + s.size
+    progress("erase", done, total)
+  end
+end
+
+--- Split a padded segment into runs to write, leaving out runs of at least two whole
+--- transfer blocks of 0xFF that lie in erased sectors (the erase already made them 0xFF).
+--- Returns runs {{address=, data=}...} and the number of bytes skipped.
+function M.runs(seg, xfer, erased)
+  local data, base = seg.data, seg.address
+  local nblocks = (#data + xfer - 1) // xfer
+  local blank = {}
+  for b = 0, nblocks - 1 do
+    local a = base + b * xfer
+    local piece = data:sub(b * xfer + 1, (b + 1) * xfer)
+    blank[b] = piece == FF[#piece] and erased(a, #piece)
+  end
+  local skip = {}
+  local b = 0
+  while b < nblocks do
+    if blank[b] then
+      local e = b
+      while e < nblocks and blank[e] do e = e + 1 end
+      if e - b >= 2 or b == 0 or e == nblocks then
+        for k = b, e - 1 do skip[k] = true end
+      end
+      b = e
+    else
+      b = b + 1
+    end
+  end
+  local runs, skipped = {}, 0
+  b = 0
+  while b < nblocks do
+    local s = b
+    local skipping = skip[b]
+    while b < nblocks and (skip[b] or false) == (skipping or false) do b = b + 1 end
+    local from, to = s * xfer, math.min(b * xfer, #data)
+    if skipping then
+      skipped = skipped + (to - from)
+    else
+      runs[#runs + 1] = { address = base + from, data = data:sub(from + 1, to) }
+    end
+  end
+  return runs, skipped
+end
+
+-- Write one chunk; on failure bring the device back to idle, read back what landed, and
+-- continue from the first program unit that is still erased.
+local function write_chunk(dev, addr, chunk, unit, report)
+  local attempt = 0
+  while true do
+    attempt = attempt + 1
+    local ok, msg, code = dev:write(addr, chunk)
+    if ok then return end
+    local where = string.format("write at %s failed: %s", hex(addr), msg)
+    if FATAL[code] or attempt >= M.RETRIES then
+      fail(dev, where .. string.format("; %d bytes were written before %s, the rest of the " ..
+        "image is not on the device: run flash again", report.written, hex(addr)), code,
+        { address = addr, phase = "write" })
+    end
+    dev:abort_to_idle()
+    local got, rmsg = dev:read(addr, #chunk)
+    if not got then
+      fail(dev, where .. "; reading back after the failure also failed: " .. tostring(rmsg), code,
+        { address = addr, phase = "write" })
+    end
+    local i = util.first_diff(got, chunk)
+    if not i then return end -- the data landed despite the error
+    local off = util.round_down(i - 1, unit)
+    local rest = got:sub(off + 1)
+    if rest ~= FF[#rest] then
+      fail(dev, where .. string.format("; the flash at %s holds partly programmed data that " ..
+        "differs from the image; erase and flash again", hex(addr + off)), code,
+        { address = addr + off, phase = "write" })
+    end
+    report.retries = report.retries + 1
+    report.written = report.written + off
+    addr, chunk = addr + off, chunk:sub(off + 1)
+  end
+end
+
+--- Write runs; progress("write", done, total).
+function M.write(dev, runs, opts, report)
+  local progress = opts.progress or noop
+  local chunk = opts.chunk
+  local total, done = 0, 0
+  for _, r in ipairs(runs) do total = total + #r.data end
+  progress("write", 0, total)
+  for _, r in ipairs(runs) do
+    local off = 0
+    while off < #r.data do
+      local piece = r.data:sub(off + 1, off + chunk)
+      local before = report.written
+      write_chunk(dev, r.address + off, piece, opts.unit, report)
+      report.written = before + #piece
+      off = off + #piece
+      done = done + #piece
+      progress("write", done, total)
+    end
+  end
+end
+
+--- Compare the device with segments {{address=, data=}...}; progress("verify", ...).
+--- Raises "VERIFY" naming the first differing address.
+function M.verify(dev, segs, opts)
+  local progress = opts.progress or noop
+  local chunk = opts.chunk
+  local total, done = 0, 0
+  for _, s in ipairs(segs) do total = total + #s.data end
+  progress("verify", 0, total)
+  for _, s in ipairs(segs) do
+    local off = 0
+    while off < #s.data do
+      local want = s.data:sub(off + 1, off + chunk)
+      local addr = s.address + off
+      local got, msg, code = dev:read(addr, #want)
+      if not got then
+        fail(dev, string.format("verify: read at %s failed: %s", hex(addr), msg), code,
+          { address = addr, phase = "verify" })
+      end
+      local i = util.first_diff(got, want)
+      if i then
+        local a = addr + i - 1
+        util.raise(string.format("verify failed at %s: expected 0x%02X, the device holds 0x%02X%s",
+          hex(a), want:byte(i), got:byte(i) or 0, i > #got and " (short read)" or ""), "VERIFY",
+          { address = a, phase = "verify" })
+      end
+      off = off + #want
+      done = done + #want
+      progress("verify", done, total)
+    end
+  end
+end
+
+--- Turn a list of {path=, image=} or a single Image into the plan's image list.
+local function image_list(img)
+  if type(img) == "table" and not getmetatable(img) then
+    local out = {}
+    for i, v in ipairs(img) do
+      if type(v) == "table" and v.image then
+        out[#out + 1] = { path = v.path or ("image " .. i), image = v.image }
+      else
+        out[#out + 1] = { path = "image " .. i, image = v }
+      end
+    end
+    return out
+  end
+  return { { path = "image", image = img } }
+end
+
+--- Program unit for this device: opts.unit, else the family table, else 8.
+function M.unit(dev, fam)
+  fam = fam or family_mod.of(dev)
+  return fam.program_unit or family_mod.DEFAULT.program_unit
+end
+
+--- Plan without touching the device's memory (reads descriptors only).
+function M.plan(dev, img, opts)
+  opts = opts or {}
+  local fam = family_mod.of(dev)
+  return plan_mod.build {
+    images = image_list(img), alts = dev:alts(), current_alt = dev:alt(), alt = opts.alt,
+    unit = opts.unit or M.unit(dev, fam), full = opts.full, info = dev:info(),
+  }, fam
+end
+
+--- Execute a plan. opts: verify (default true), leave (nil/false | true | address),
+--- leave_mode, progress(phase, done, total), log(level, msg), chunk_blocks.
+--- Returns the report {ok, erased, written, skipped, verified, left, seconds, ...}.
+function M.execute(dev, plan, opts, fam)
+  opts = opts or {}
+  local log = opts.log or noop
+  local info = dev:info()
+  local xfer = info.transfer_size or 1024
+  local chunk = xfer * (opts.chunk_blocks or M.CHUNK_BLOCKS)
+  local report = {
+    ok = false, erased = json.array {}, written = 0, skipped = 0, verified = false, left = nil,
+    seconds = 0, retries = 0, bytes = plan.bytes,
+  }
+  -- choose the leave address before touching anything, so a bad choice exits 2 unflashed
+  local leave_addr, leave_mode
+  if opts.leave then
+    leave_addr, leave_mode = leave_mod.choose(opts.leave_mode, plan,
+      { address = type(opts.leave) == "number" and opts.leave or nil })
+  end
+  local t0 = dev:now()
+  report.started = t0
+  local phase_t = {}
+  local function mark(name, t) phase_t[name] = dev:now() - t end
+  local ok, err = pcall(function()
+    dev:abort_to_idle()
+    if plan.full then
+      local t = dev:now()
+      if dev:alt() ~= plan.flash_alt then util.check(dev:set_alt(plan.flash_alt)) end
+      log("info", "mass erase")
+      if opts.progress then opts.progress("erase", 0, 1) end
+      local ok2, msg, code = dev:mass_erase()
+      if not ok2 then fail(dev, "mass erase failed: " .. tostring(msg), code, { phase = "erase" }) end
+      if opts.progress then opts.progress("erase", 1, 1) end
+      for _, part in ipairs(plan.parts) do
+        if part.alt == plan.flash_alt then
+          for _, r in ipairs(plan_mod.ranges(part.sectors, function(s) return s.erasable end)) do
+            report.erased[#report.erased + 1] = { address = r.address, size = r.size }
+          end
+        end
+      end
+      report.mass_erase = true
+      mark("erase", t)
+    end
+    local runs_by_part = {}
+    local erase_list = {}
+    for _, part in ipairs(plan.parts) do
+      local erased = {}
+      local list = (plan.full and part.alt == plan.flash_alt) and {} or part.erase
+      for _, s in ipairs(list) do erase_list[#erase_list + 1] = { part = part, s = s } end
+      local covered = plan.full and part.alt == plan.flash_alt
+      for _, s in ipairs(part.erase) do erased[#erased + 1] = s end
+      local function is_erased(a, n)
+        if covered then
+          local i = plan_mod.find(part.sectors, a)
+          return i ~= nil and part.sectors[i].erasable
+        end
+        for _, s in ipairs(erased) do
+          if a >= s.address and a + n <= s.address + s.size then return true end
+        end
+        return false
+      end
+      local runs = {}
+      for _, seg in ipairs(part.segments) do
+        local rs, sk = M.runs(seg, xfer, is_erased)
+        for _, r in ipairs(rs) do runs[#runs + 1] = r end
+        report.skipped = report.skipped + sk
+      end
+      runs_by_part[#runs_by_part + 1] = { part = part, runs = runs }
+    end
+    -- erase every touched sector once, then write, alt by alt
+    local t = dev:now()
+    for _, rp in ipairs(runs_by_part) do
+      local part = rp.part
+      if #part.erase > 0 and not (plan.full and part.alt == plan.flash_alt) then
+        if dev:alt() ~= part.alt then util.check(dev:set_alt(part.alt)) end
+        log("info", string.format("erasing %d sector(s) of %s", #part.erase, part.label))
+        M.erase(dev, part.erase, opts.progress, report)
+      end
+    end
+    if not plan.full then mark("erase", t) end
+    t = dev:now()
+    for _, rp in ipairs(runs_by_part) do
+      if dev:alt() ~= rp.part.alt then util.check(dev:set_alt(rp.part.alt)) end
+      M.write(dev, rp.runs, { progress = opts.progress, chunk = chunk, unit = plan.unit or 1 }, report)
+    end
+    mark("write", t)
+    if opts.verify ~= false then
+      t = dev:now()
+      for _, rp in ipairs(runs_by_part) do
+        if dev:alt() ~= rp.part.alt then util.check(dev:set_alt(rp.part.alt)) end
+        M.verify(dev, rp.part.segments, { progress = opts.progress, chunk = chunk })
+      end
+      report.verified = true
+      mark("verify", t)
+    end
+    if leave_addr then
+      if dev:alt() ~= plan.flash_alt then util.check(dev:set_alt(plan.flash_alt)) end
+      for _, note in ipairs(leave_mod.check_vectors(plan, leave_addr, fam)) do log("warn", note) end
+      report.left = leave_mod.run(dev, leave_addr, leave_mode)
+    end
+  end)
+  report.seconds = dev:now() - t0
+  report.phases = phase_t
+  if not ok then
+    if type(err) ~= "table" then err = util.error_new(tostring(err), "ERROR") end
+    err.report = report
+    error(err, 0)
+  end
+  report.ok = true
+  return report
+end
+
+--- Plan and execute. Raises dfu.Error.
+function M.run(dev, img, opts)
+  opts = opts or {}
+  local plan, fam = M.plan(dev, img, opts)
+  plan.unit = opts.unit or M.unit(dev, fam)
+  return M.execute(dev, plan, opts, fam), plan
+end
+
+return M

@@ -1,0 +1,145 @@
+-- require "dfu": the Lua face of dfush. Re-exports the C modules (dfu.core, dfu.image,
+-- dfu.sim), opens devices by string or table, adds the flashing helpers to devices, and
+-- provides the recipe and error helpers.
+local core = require "dfu.core"
+local image = require "dfu.image"
+local sim = require "dfu.sim"
+local util = require "dfu.util"
+local recipe = require "dfu.recipe"
+local flash = require "dfu.flash"
+
+local M = {
+  core = core, image = image, sim = sim,
+  util = util, flash = flash, plan = require "dfu.plan", leave = require "dfu.leave",
+  json = require "dfu.json", family = require "dfu.family",
+  Error = util.Error, version = core.version,
+}
+
+M.check = util.check
+M.raise = util.raise
+M.recipe = recipe.new
+
+--- Build a device string from a table {vid=, pid=, serial=, path=, alt=} or {sim="stm32h753", ...}.
+function M.devstr(t)
+  if t == nil then return os.getenv("DFUSH_DEVICE") or "usb" end
+  if type(t) == "string" then return t end
+  if type(t) ~= "table" then error("dfu.open: expected a device string or table", 3) end
+  local s
+  if t.sim then
+    s = "sim:" .. t.sim
+    for _, k in ipairs({ "state", "events", "boot0", "rom", "jump", "faults" }) do
+      if t[k] ~= nil then s = s .. "," .. k .. "=" .. tostring(t[k]) end
+    end
+  else
+    s = "usb"
+    if t.vid or t.pid then
+      s = s .. string.format(":%04x:%04x", t.vid or 0x0483, t.pid or 0xdf11)
+    end
+    local sep = s == "usb" and ":" or ","
+    for _, k in ipairs({ "serial", "path" }) do
+      if t[k] then s = s .. sep .. k .. "=" .. t[k]; sep = "," end
+    end
+  end
+  if t.alt ~= nil then s = s .. (s:find("[:,]") and "," or ":") .. "alt=" .. tostring(t.alt) end
+  return s
+end
+
+--- Open a device: dfu.open("sim:stm32h753"), dfu.open{vid=0x0483, pid=0xdf11, serial="..."}.
+--- Returns the Device or nil, msg, code.
+function M.open(spec)
+  return core.open(M.devstr(spec))
+end
+
+--- List DFU devices (USB) or, with a device string, the devices it matches.
+function M.list(spec)
+  if spec == nil then return core.list() end
+  return core.list(M.devstr(spec))
+end
+
+-- ---- device helpers (added to the dfu.Device methods) ----
+
+local helpers = {}
+
+local function as_result(fn, ...)
+  local ok, r, extra = pcall(fn, ...)
+  if ok then return r, extra end
+  if util.is_error(r) then return nil, r.msg, r.code, r end
+  return nil, tostring(r), "ERROR"
+end
+
+--- dev:flash(img | {img...} | {{path=, image=}...}, opts) -> report | nil, msg, code, err
+--- opts: alt, verify (default true), full, leave (true | address), leave_mode,
+--- progress(phase, done, total), log(level, msg), unit.
+function helpers.flash(dev, img, opts)
+  return as_result(flash.run, dev, img, opts)
+end
+
+--- dev:plan(img, opts) -> the job plan (no device memory touched) | nil, msg, code
+function helpers.plan(dev, img, opts)
+  return as_result(flash.plan, dev, img, opts)
+end
+
+--- dev:verify(img, opts) -> true | nil, msg, code, err  (compares the image's bytes, unpadded)
+function helpers.verify(dev, img, opts)
+  return as_result(function()
+    opts = opts or {}
+    local plan = flash.plan(dev, img, { alt = opts.alt, unit = 1 })
+    local chunk = (dev:info().transfer_size or 1024) * flash.CHUNK_BLOCKS
+    for _, part in ipairs(plan.parts) do
+      if dev:alt() ~= part.alt then util.check(dev:set_alt(part.alt)) end
+      flash.verify(dev, part.segments, { progress = opts.progress, chunk = chunk })
+    end
+    return true
+  end)
+end
+
+--- dev:erase_range(addr, len[, progress]) -> {{address=, size=}...} | nil, msg, code
+--- Erases every sector of the current alt that [addr, addr+len) touches.
+function helpers.erase_range(dev, addr, len, progress)
+  return as_result(function()
+    local a = M.plan.select_alt(dev:alts(), dev:alt())
+    if not a.layout then util.raise("the current alt setting has no memory layout", "USAGE") end
+    local sectors = M.plan.sectors(a.layout)
+    local list, pos = {}, addr
+    while pos < addr + len do
+      local i = M.plan.find(sectors, pos)
+      if not i or not sectors[i].erasable then
+        util.raise(string.format("%s is not in an erasable sector of %s", util.hex(pos),
+          M.plan.alt_label(a)), "RANGE", { address = pos })
+      end
+      list[#list + 1] = { address = sectors[i].address, size = sectors[i].size }
+      pos = sectors[i].address + sectors[i].size
+    end
+    flash.erase(dev, list, progress, { erased = {} })
+    return list
+  end)
+end
+
+--- dev:family() -> the family knowledge table (scripts/stm32/families.lua)
+function helpers.family(dev)
+  return M.family.of(dev)
+end
+
+local function install_helpers()
+  local reg = debug.getregistry()
+  local mt = reg and reg["dfu.Device"]
+  if type(mt) ~= "table" then return false end
+  local idx = mt.__index
+  if type(idx) == "table" then
+    for k, f in pairs(helpers) do if idx[k] == nil then idx[k] = f end end
+  elseif type(idx) == "function" and not mt.__dfu_helpers then
+    mt.__index = function(d, k)
+      local v = idx(d, k)
+      if v == nil then v = helpers[k] end
+      return v
+    end
+  elseif idx == nil then
+    mt.__index = helpers
+  end
+  mt.__dfu_helpers = true
+  return true
+end
+install_helpers()
+M.helpers = helpers
+
+return M

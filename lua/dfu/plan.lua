@@ -1,0 +1,286 @@
+-- Plan a flash job before anything is sent to the device (design.md 7): every image is
+-- loaded, every byte must land in a writable sector of the chosen alt setting, segments are
+-- padded to the program unit and merged, and the erase list holds each touched sector once.
+-- Every problem raises a dfu.Error with code "USAGE", "FORMAT" or "RANGE" (exit status 2).
+local util = require "dfu.util"
+
+local M = {}
+local hex = util.hex
+
+--- Expand a parsed layout into a sorted list of sectors.
+function M.sectors(layout)
+  local out = {}
+  for _, r in ipairs(layout.runs) do
+    for i = 0, r.count - 1 do
+      out[#out + 1] = {
+        address = r.address + i * r.size, size = r.size, type = r.type,
+        readable = r.readable, erasable = r.erasable, writable = r.writable,
+      }
+    end
+  end
+  table.sort(out, function(a, b) return a.address < b.address end)
+  return out
+end
+
+--- Index of the sector containing addr in a sorted sector list, or nil.
+function M.find(sectors, addr)
+  local lo, hi = 1, #sectors
+  while lo <= hi do
+    local mid = (lo + hi) // 2
+    local s = sectors[mid]
+    if addr < s.address then
+      hi = mid - 1
+    elseif addr >= s.address + s.size then
+      lo = mid + 1
+    else
+      return mid
+    end
+  end
+  return nil
+end
+
+--- Contiguous ranges of sectors that satisfy pred, as {{address=, size=}...}.
+function M.ranges(sectors, pred)
+  local out = {}
+  for _, s in ipairs(sectors) do
+    if pred(s) then
+      local last = out[#out]
+      if last and last.address + last.size == s.address then
+        last.size = last.size + s.size
+      else
+        out[#out + 1] = { address = s.address, size = s.size }
+      end
+    end
+  end
+  return out
+end
+
+local function ranges_text(rs)
+  local t = {}
+  for _, r in ipairs(rs) do t[#t + 1] = util.range(r.address, r.size) end
+  return #t > 0 and table.concat(t, ", ") or "none"
+end
+
+local function alt_label(a)
+  local name = a.layout and a.layout.name or a.name or "?"
+  return string.format("alt %d \"%s\"", a.alt, name)
+end
+M.alt_label = alt_label
+
+--- Find an alt by number ("1", 1) or name prefix ("Option", "@Option Bytes").
+function M.select_alt(alts, want)
+  if want == nil then return nil end
+  local n = math.tointeger(tonumber(want))
+  for _, a in ipairs(alts) do
+    if n and a.alt == n then return a end
+  end
+  if not n then
+    local w = tostring(want):lower():gsub("^@", "")
+    for _, a in ipairs(alts) do
+      local names = { (a.name or ""):lower():gsub("^@", ""), a.layout and a.layout.name:lower() or "" }
+      for _, nm in ipairs(names) do
+        if nm ~= "" and nm:find(w, 1, true) == 1 then return a end
+      end
+    end
+  end
+  local have = {}
+  for _, a in ipairs(alts) do have[#have + 1] = string.format("%d (%s)", a.alt, a.name or "") end
+  util.raise(string.format("no alt setting '%s' on this device; it has: %s", tostring(want),
+    table.concat(have, ", ")), "USAGE")
+end
+
+--- Collect the segments of a loaded image: {{address=, data=, path=}...}.
+function M.segments_of(img, path)
+  local out = {}
+  for i, s in ipairs(img:segments()) do
+    out[#out + 1] = { address = s.address, data = img:data(i), path = path }
+  end
+  return out
+end
+
+--- Merge segment lists from several files into sorted non-overlapping segments. Overlaps
+--- that agree are merged; overlaps that disagree raise naming both files and the address.
+function M.merge(segs)
+  table.sort(segs, function(a, b) return a.address < b.address end)
+  local out = {}
+  for _, s in ipairs(segs) do
+    local last = out[#out]
+    if last and s.address <= last.address + #last.data then
+      local off = s.address - last.address -- where s starts inside last
+      local overlap = math.min(#last.data - off, #s.data)
+      local a = last.data:sub(off + 1, off + overlap)
+      local b = s.data:sub(1, overlap)
+      if a ~= b then
+        local i = util.first_diff(a, b)
+        util.raise(string.format("%s and %s disagree at %s (0x%02X vs 0x%02X); remove one of them",
+          last.path or "image", s.path or "image", hex(s.address + i - 1), a:byte(i), b:byte(i)),
+          "FORMAT", { address = s.address + i - 1 })
+      end
+      if #s.data > overlap then last.data = last.data .. s.data:sub(overlap + 1) end
+    else
+      out[#out + 1] = { address = s.address, data = s.data, path = s.path }
+    end
+  end
+  return out
+end
+
+--- Check every byte of segs lies in writable sectors; raise naming the file and address.
+function M.check_range(segs, sectors, a)
+  local writable = M.ranges(sectors, function(s) return s.writable end)
+  for _, s in ipairs(segs) do
+    local addr, stop = s.address, s.address + #s.data
+    while addr < stop do
+      local i = M.find(sectors, addr)
+      local sec = i and sectors[i]
+      if not sec or not sec.writable then
+        local what
+        if sec then
+          what = string.format("%s is in a read-only sector of %s", hex(addr), alt_label(a))
+        elseif addr > s.address then
+          what = string.format("the image is too large: it runs from %s to %s, past the end of " ..
+            "the writable memory of %s at %s", hex(s.address), hex(stop - 1), alt_label(a), hex(addr))
+        else
+          what = string.format("%s (%s bytes) lies outside the writable memory of %s",
+            hex(addr), util.size(#s.data), alt_label(a))
+        end
+        util.raise(string.format("%s: %s; valid range: %s", s.path or "image", what,
+          ranges_text(writable)), "RANGE", { address = addr, file = s.path })
+      end
+      addr = sec.address + sec.size
+    end
+  end
+end
+
+local FF = setmetatable({}, { __index = function(t, n) local v = string.rep("\255", n); t[n] = v; return v end })
+M.FF = FF
+
+--- Pad segments to the program unit with 0xFF; segments that share (or touch) a unit merge.
+function M.pad(segs, unit)
+  if unit <= 1 then return segs end
+  local out = {}
+  for _, s in ipairs(segs) do
+    local a0 = util.round_down(s.address, unit)
+    local e0 = util.round_up(s.address + #s.data, unit)
+    local data = FF[s.address - a0] .. s.data .. FF[e0 - (s.address + #s.data)]
+    local last = out[#out]
+    if last and a0 <= last.address + #last.data then
+      -- the padded tail of last overlaps this unit: 0xFF padding yields to real bytes
+      local off = a0 - last.address
+      local keep = last.data:sub(1, off)
+      local overlap = #last.data - off
+      local merged = {}
+      local lt, st = last.data:sub(off + 1), data:sub(1, overlap)
+      for i = 1, overlap do
+        local x, y = lt:byte(i), st:byte(i)
+        merged[i] = string.char(x ~= 0xFF and x or y)
+      end
+      last.data = keep .. table.concat(merged) .. data:sub(overlap + 1)
+      last.orig = last.orig + #s.data
+    else
+      out[#out + 1] = { address = a0, data = data, path = s.path, orig = #s.data }
+    end
+  end
+  return out
+end
+
+--- Sectors to erase: every erasable sector the padded segments touch, once, in order.
+function M.erase_list(segs, sectors)
+  local out, seen = {}, {}
+  for _, s in ipairs(segs) do
+    local addr, stop = s.address, s.address + #s.data
+    while addr < stop do
+      local i = M.find(sectors, addr)
+      if not i then break end
+      local sec = sectors[i]
+      if sec.erasable and not seen[i] then
+        seen[i] = true
+        out[#out + 1] = { address = sec.address, size = sec.size }
+      end
+      addr = sec.address + sec.size
+    end
+  end
+  table.sort(out, function(x, y) return x.address < y.address end)
+  return out
+end
+
+--- Build the plan.
+--- job = { images = {{path=, image=Image}...}, alts = dev:alts(), current_alt = n,
+---         alt = opts.alt (number or name or nil), unit = program unit, full = bool,
+---         info = dev:info() }
+--- Returns { parts = {{alt=, name=, label=, layout=, sectors=, segments=, erase=, bytes=,
+---           image_bytes=}...}, full = bool, lowest = address, entry = n|nil }
+function M.build(job)
+  local alts = job.alts
+  local default = M.select_alt(alts, job.alt ~= nil and job.alt or job.current_alt or 0)
+  local by_alt, order = {}, {}
+  local entry
+  local function add(a, segs)
+    if not by_alt[a.alt] then
+      by_alt[a.alt] = { alt = a, segs = {} }
+      order[#order + 1] = a.alt
+    end
+    for _, s in ipairs(segs) do table.insert(by_alt[a.alt].segs, s) end
+  end
+  for _, im in ipairs(job.images) do
+    local img = im.image
+    local sfx = img.suffix and img:suffix()
+    if sfx and job.info then
+      for _, k in ipairs({ "vid", "pid" }) do
+        if sfx[k] and sfx[k] ~= 0xFFFF and job.info[k] and sfx[k] ~= job.info[k] then
+          util.raise(string.format("%s: its DFU suffix is for %04x:%04x, the device is %04x:%04x",
+            im.path, sfx.vid, sfx.pid, job.info.vid, job.info.pid), "USAGE", { file = im.path })
+        end
+      end
+    end
+    local targets = img:targets()
+    if targets and #targets > 0 then
+      for _, t in ipairs(targets) do
+        local a
+        local ok = pcall(function() a = M.select_alt(alts, t.alt) end)
+        if not ok then
+          util.raise(string.format("%s: target \"%s\" is for alt %d, which this device does not have",
+            im.path, t.name or "", t.alt), "USAGE", { file = im.path })
+        end
+        add(a, M.segments_of(t.image, im.path))
+        entry = entry or t.image:entry()
+      end
+    else
+      add(default, M.segments_of(img, im.path))
+      entry = entry or img:entry()
+    end
+  end
+  local parts = {}
+  local total = 0
+  for _, altn in ipairs(order) do
+    local a = by_alt[altn].alt
+    if not a.layout then
+      util.raise(string.format("%s has no memory layout; it cannot take addressed images",
+        alt_label(a)), "USAGE")
+    end
+    local sectors = M.sectors(a.layout)
+    local segs = M.merge(by_alt[altn].segs)
+    M.check_range(segs, sectors, a)
+    local image_bytes = 0
+    for _, s in ipairs(segs) do image_bytes = image_bytes + #s.data end
+    local padded = M.pad(segs, job.unit or 8)
+    local bytes = 0
+    for _, s in ipairs(padded) do bytes = bytes + #s.data end
+    local part = {
+      alt = a.alt, name = a.name, label = alt_label(a), layout = a.layout, sectors = sectors,
+      segments = padded, erase = M.erase_list(padded, sectors), bytes = bytes,
+      image_bytes = image_bytes,
+    }
+    parts[#parts + 1] = part
+    total = total + bytes
+  end
+  if #parts == 0 then util.raise("nothing to flash: the images hold no data", "USAGE") end
+  table.sort(parts, function(x, y) return x.alt < y.alt end)
+  local lowest
+  for _, s in ipairs(parts[1].segments) do
+    if not lowest or s.address < lowest then lowest = s.address end
+  end
+  return { parts = parts, full = job.full and true or false, bytes = total, lowest = lowest,
+           entry = entry, flash_alt = parts[1].alt }
+end
+
+return M

@@ -1,0 +1,127 @@
+-- Shared helpers of the Lua library: the dfu.Error object, check(), number parsing and
+-- formatting. No device access here.
+local M = {}
+
+local Error = {}
+Error.__index = Error
+Error.__name = "dfu.Error"
+Error.__tostring = function(e)
+  if e.code and e.code ~= "" then return string.format("%s (%s)", e.msg, e.code) end
+  return tostring(e.msg)
+end
+M.Error = Error
+
+--- Make a dfu.Error table. `fields` may add status=, state=, address=, file=, hint= ...
+function M.error_new(msg, code, fields)
+  local e = setmetatable({}, Error)
+  if fields then for k, v in pairs(fields) do e[k] = v end end
+  e.msg = tostring(msg or "error")
+  e.code = code or e.code or "ERROR"
+  return e
+end
+
+function M.is_error(v)
+  return getmetatable(v) == Error
+end
+
+--- Raise a dfu.Error (level 0: the message carries no position, the host prints it as is).
+function M.raise(msg, code, fields)
+  error(M.error_new(msg, code, fields), 0)
+end
+
+--- check(v, msg, code, ...): return all arguments when v is truthy, else raise a dfu.Error
+--- built from the primitive's (nil, msg, code) triple. A trailing table adds fields.
+function M.check(v, msg, code, ...)
+  if v then return v, msg, code, ... end
+  local extra = select("#", ...) > 0 and select(1, ...) or nil
+  M.raise(msg or "failed", code, type(extra) == "table" and extra or nil)
+end
+
+--- Usage error (exit status 2, nothing sent to the device).
+function M.usage(fmt, ...)
+  M.raise(select("#", ...) > 0 and string.format(fmt, ...) or fmt, "USAGE")
+end
+
+local SUFFIX = { k = 1024, K = 1024, m = 1024 * 1024, M = 1024 * 1024 }
+
+--- Parse "123", "0x08000000", and with allow_suffix "128K", "1M", "0x20K".
+--- Returns the integer or nil and a message.
+function M.parse_number(s, allow_suffix)
+  if math.type(s) == "integer" then return s end
+  if type(s) ~= "string" then return nil, "not a number" end
+  local body, suf = s:match("^%s*(.-)([kKmM]?)%s*$")
+  if suf ~= "" and not allow_suffix then return nil, string.format("'%s' is not a number", s) end
+  local n
+  if body:match("^0[xX]%x+$") then
+    n = tonumber(body:sub(3), 16)
+  elseif body:match("^%d+$") then
+    n = tonumber(body, 10)
+  end
+  if not n or math.type(n) ~= "integer" then
+    return nil, string.format("'%s' is not a number (use decimal or 0x hex%s)", s,
+      allow_suffix and ", with an optional K or M suffix" or "")
+  end
+  if suf ~= "" then n = n * SUFFIX[suf] end
+  return n
+end
+
+--- Parse an address argument or raise a usage error naming `what`.
+function M.addr_arg(s, what)
+  local n, msg = M.parse_number(s, false)
+  if not n then M.usage("%s: %s", what or "address", msg) end
+  if n < 0 or n > 0xFFFFFFFF then M.usage("%s: %s is outside the 32-bit address space", what, s) end
+  return n
+end
+
+function M.len_arg(s, what)
+  local n, msg = M.parse_number(s, true)
+  if not n then M.usage("%s: %s", what or "length", msg) end
+  if n <= 0 then M.usage("%s: length must be positive, got %s", what or "length", s) end
+  return n
+end
+
+function M.hex(n) return string.format("0x%08X", n) end
+
+--- Human size: 1536 -> "1.5 KiB".
+function M.size(n)
+  if n >= 1024 * 1024 then return string.format("%.2f MiB", n / 1048576) end
+  if n >= 1024 then return string.format("%.1f KiB", n / 1024) end
+  return string.format("%d B", n)
+end
+
+--- "[0x08000000, 0x08020000)" style range text for messages.
+function M.range(a, len) return string.format("%s-%s", M.hex(a), M.hex(a + len - 1)) end
+
+function M.round_down(v, unit) return v - v % unit end
+function M.round_up(v, unit) return v + (unit - v % unit) % unit end
+
+--- Split "file.bin@0x08000000" into path and base (integer or nil).
+function M.split_at(arg)
+  local path, at = arg:match("^(.*)@([^@/\\]+)$")
+  if path and path ~= "" then
+    local n = M.parse_number(at, false)
+    if n then return path, n end
+  end
+  return arg, nil
+end
+
+--- First index where strings a and b differ (1-based), or nil.
+function M.first_diff(a, b)
+  if a == b then return nil end
+  local n = math.min(#a, #b)
+  -- binary search on equal prefixes of growing blocks keeps this fast for large strings
+  local lo = 1
+  local step = 4096
+  while lo <= n do
+    local hi = math.min(lo + step - 1, n)
+    if a:sub(lo, hi) ~= b:sub(lo, hi) then
+      for i = lo, hi do
+        if a:byte(i) ~= b:byte(i) then return i end
+      end
+    end
+    lo = hi + 1
+  end
+  return n + 1
+end
+
+return M

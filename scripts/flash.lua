@@ -1,0 +1,91 @@
+-- dfush flash: plan the whole job, erase the touched sectors once, write, verify, leave.
+local dfu = require "dfu"
+local util = dfu.util
+local check = dfu.check
+
+local function load_images(files)
+  local list = {}
+  for _, f in ipairs(files) do
+    local path, base = util.split_at(f)
+    local img, msg, code = dfu.image.load(path, base and { base = base } or nil)
+    if not img then
+      util.raise(msg, (code == "NOT_FOUND" or code == "IO" or code == "ACCESS") and "USAGE" or "FORMAT",
+        { file = path })
+    end
+    list[#list + 1] = { path = path, image = img }
+  end
+  return list
+end
+
+local function summary(ctx, report, plan)
+  local sectors = {}
+  for _, e in ipairs(report.erased) do
+    sectors[#sectors + 1] = util.range(e.address, e.size)
+  end
+  ctx:say("erased   %s%s", report.mass_erase and "whole flash (mass erase) " or "",
+    #sectors > 0 and (#sectors .. " sector(s): " .. table.concat(sectors, ", ")) or "nothing")
+  ctx:say("written  %s (%d bytes; %d bytes of 0xFF left to the erase)", util.size(report.written),
+    report.written, report.skipped)
+  ctx:say("verified %s", report.verified and "yes, read back equals the image" or "no (--no-verify)")
+  local rate = report.seconds > 0 and (util.size(plan.bytes / report.seconds) .. "/s") or "-"
+  ctx:say("time     %.3f s (%s)", report.seconds, rate)
+  if report.left then
+    ctx:say("left     DFU at %s (mode %s)%s", util.hex(report.left.address), report.left.mode,
+      report.left.answered and "" or "; the device dropped off the bus as expected")
+  end
+end
+
+return dfu.recipe {
+  name = "flash",
+  usage = "flash FILE[@ADDR]... [--alt A] [--no-verify] [--full] [--leave[=ADDR]] [--leave-mode MODE]",
+  help = [[Program images into the device's memory and verify them.
+
+The whole job is planned before the device is touched: every file is loaded (ELF, Intel HEX, S-record, DfuSe .dfu, raw binary; a .bin needs @ADDR), every byte must lie in a writable sector of the alt setting, data is padded with 0xFF to the flash program unit, and only the sectors the image touches are erased, each once. Then the data is written in streamed blocks, read back and compared, and with --leave the device starts the application. A bad file or an image that does not fit exits with status 2 and nothing is erased.
+
+Blocks of 0xFF that lie in freshly erased sectors are not sent ("skipped"): the erase already left those bytes at 0xFF, and the read-back verify still checks them.]],
+  args = { { name = "file", many = true } },
+  options = {
+    { name = "alt", arg = "A", help = "alt setting by number or name prefix (default: the device string's, else 0)" },
+    { name = "no-verify", help = "do not read the data back" },
+    { name = "full", help = "mass-erase the whole flash instead of the touched sectors" },
+    { name = "leave", arg = "ADDR", optional = true, help = "leave DFU and start the application" },
+    { name = "leave-mode", arg = "MODE", choices = { "auto", "vector", "entry", "reset" },
+      help = "how to pick the leave address (default auto)" },
+  },
+  examples = {
+    "dfush -d sim:stm32h753 flash tests/fixtures/h7_seed.elf",
+    "dfush flash app.bin@0x08000000 --leave",
+    "dfush flash fw.hex --full --json",
+    "dfush flash bootloader.dfu   # each DfuSe target goes to its alt setting",
+  },
+  run = function(ctx, p)
+    local images = load_images(p.file)
+    local leave = p.leave
+    if type(leave) == "string" then leave = util.addr_arg(leave, "--leave") end
+    if p.leave_mode and not leave then leave = true end
+    local dev <close> = ctx:open()
+    local opts = {
+      alt = p.alt, verify = not p.no_verify, full = p.full, leave = leave, leave_mode = p.leave_mode,
+      progress = ctx.progress, log = function(level, msg) ctx:log(level, "%s", msg) end,
+    }
+    local plan, fam = dfu.flash.plan(dev, images, opts)
+    plan.unit = dfu.flash.unit(dev, fam)
+    ctx:log("info", "%s: %s to %s, program unit %d bytes, %d sector(s) to erase",
+      fam.name, util.size(plan.bytes), plan.parts[1].label, plan.unit, #plan.parts[1].erase)
+    local ok, report = pcall(dfu.flash.execute, dev, plan, opts, fam)
+    if not ok then
+      local err = report
+      if dfu.util.is_error(err) and err.report then
+        ctx:log("error", "stopped during %s; erased %d sector(s), wrote %d bytes",
+          err.phase or "the job", #err.report.erased, err.report.written)
+      end
+      error(err, 0)
+    end
+    ctx:set_result {
+      ok = true, erased = report.erased, written = report.written, skipped = report.skipped,
+      verified = report.verified, left = report.left and { address = report.left.address, mode = report.left.mode } or dfu.json.null,
+      seconds = report.seconds, bytes = plan.bytes, retries = report.retries,
+    }
+    summary(ctx, report, plan)
+  end,
+}

@@ -1,0 +1,77 @@
+-- dfush image info|convert: inspect and convert image files (no device).
+local dfu = require "dfu"
+local util = dfu.util
+
+local function load(arg)
+  local path, base = util.split_at(arg)
+  local img, msg, code = dfu.image.load(path, base and { base = base } or nil)
+  if not img then util.raise(msg, code == "FORMAT" and "FORMAT" or "USAGE", { file = path }) end
+  return img, path
+end
+
+local function segs_json(img)
+  local out = dfu.json.array {}
+  for _, s in ipairs(img:segments()) do
+    out[#out + 1] = { address = s.address, size = s.size, crc32 = s.crc32 }
+  end
+  return out
+end
+
+local function info(ctx, img, path)
+  local targets = img:targets() or {}
+  local out = { format = img:format() or dfu.json.null, entry = img:entry() or dfu.json.null,
+                segments = segs_json(img) }
+  if #targets > 0 then out.targets = dfu.json.array {} end
+  for _, t in ipairs(targets) do
+    out.targets[#out.targets + 1] = { alt = t.alt, name = t.name, segments = segs_json(t.image) }
+  end
+  ctx:set_result(out)
+  ctx:say("%s: %s, %s%s", path, img:format() or "?", util.size(img:size()),
+    img:entry() and (", entry " .. util.hex(img:entry())) or "")
+  local function show(im, indent)
+    for _, s in ipairs(im:segments()) do
+      ctx:say("%s%s  %8d bytes  crc32 %08x", indent, util.range(s.address, s.size), s.size, s.crc32)
+    end
+  end
+  if #targets > 0 then
+    for _, t in ipairs(targets) do
+      ctx:say("  target alt %d \"%s\"", t.alt, t.name or "")
+      show(t.image, "    ")
+    end
+  else
+    show(img, "  ")
+  end
+  local sfx = img:suffix()
+  if sfx then ctx:say("  DFU suffix: %04x:%04x bcdDevice %04x", sfx.vid, sfx.pid, sfx.bcd_device or 0) end
+end
+
+return dfu.recipe {
+  name = "image",
+  usage = "image info FILE[@ADDR] | image convert IN[@ADDR] OUT",
+  help = [[Inspect or convert image files; no device is used.
+
+image info prints the format, entry point and segments (address, size, CRC-32); with --json the object is {"format","entry","segments":[{"address","size","crc32"}],"targets":[...]}.
+image convert writes OUT in the format of its extension: .bin .hex .s19 .dfu.]],
+  args = { { name = "action" }, { name = "files", many = true } },
+  examples = {
+    "dfush image info tests/fixtures/h7_seed.elf --json",
+    "dfush image convert app.bin@0x08000000 app.hex",
+  },
+  run = function(ctx, p)
+    if p.action == "info" then
+      if #p.files ~= 1 then util.usage("usage: dfush image info FILE[@ADDR]") end
+      local img, path = load(p.files[1])
+      info(ctx, img, path)
+    elseif p.action == "convert" then
+      if #p.files ~= 2 then util.usage("usage: dfush image convert IN[@ADDR] OUT") end
+      local img, path = load(p.files[1])
+      local ok, msg, code = img:save(p.files[2])
+      if not ok then util.raise(string.format("cannot write %s: %s", p.files[2], msg), code == "IO" and "ERROR" or "USAGE") end
+      if msg then ctx:log("warn", "%s", msg) end
+      ctx:set_result { ok = true, input = path, output = p.files[2], size = img:size() }
+      ctx:say("%s -> %s (%s)", path, p.files[2], util.size(img:size()))
+    else
+      util.usage("image: unknown action '%s' (use info or convert)", tostring(p.action))
+    end
+  end,
+}

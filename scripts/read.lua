@@ -1,0 +1,61 @@
+-- dfush read: read memory into a file (.bin .hex .s19 by extension).
+local dfu = require "dfu"
+local util = dfu.util
+
+return dfu.recipe {
+  name = "read",
+  usage = "read ADDR LEN -o OUT [--alt A]",
+  help = [[Read device memory into a file.
+
+The output format follows OUT's extension: .bin (raw), .hex (Intel HEX), .s19/.srec (Motorola S-record); .hex and .s19 keep the address.]],
+  args = { { name = "addr" }, { name = "len" } },
+  options = {
+    { name = "output", short = "o", arg = "OUT", help = "output file (required)" },
+    { name = "alt", arg = "A", help = "alt setting by number or name prefix" },
+  },
+  examples = {
+    "dfush -d sim:stm32h753 read 0x08000000 128K -o dump.bin",
+    "dfush read 0x1FFF7800 528 --alt OTP -o otp.hex",
+  },
+  run = function(ctx, p)
+    local addr = util.addr_arg(p.addr, "ADDR")
+    local len = util.len_arg(p.len, "LEN")
+    if not p.output then util.usage("read: give the output file with -o OUT") end
+    local ext = p.output:match("%.([%w]+)$")
+    local known = { bin = true, hex = true, ihex = true, s19 = true, srec = true, mot = true, dfu = true }
+    if not ext or not known[ext:lower()] then
+      util.usage("read: cannot tell the format of '%s'; use .bin, .hex or .s19", p.output)
+    end
+    local dev <close> = ctx:open()
+    if p.alt then
+      local a = dfu.plan.select_alt(dev:alts(), p.alt)
+      dfu.check(dev:set_alt(a.alt))
+    end
+    local xfer = dev:info().transfer_size or 1024
+    local chunk = xfer * dfu.flash.CHUNK_BLOCKS
+    local parts, done = {}, 0
+    local t0 = dev:now()
+    ctx.progress("read", 0, len)
+    while done < len do
+      local n = math.min(chunk, len - done)
+      local data, msg, code = dev:read(addr + done, n)
+      if not data then
+        util.raise(string.format("read at %s failed: %s", util.hex(addr + done), msg), code,
+          { address = addr + done })
+      end
+      parts[#parts + 1] = data
+      done = done + #data
+      if #data < n then break end
+      ctx.progress("read", done, len)
+    end
+    local data = table.concat(parts)
+    local img = dfu.image.new()
+    dfu.check(img:add(addr, data))
+    local ok, msg, code = img:save(p.output)
+    if not ok then util.raise(string.format("cannot write %s: %s", p.output, msg), code or "ERROR") end
+    local secs = dev:now() - t0
+    ctx:set_result { ok = true, address = addr, size = #data, file = p.output, seconds = secs,
+                     crc32 = dfu.image.crc32(data) }
+    ctx:say("read %s from %s to %s in %.3f s", util.size(#data), util.hex(addr), p.output, secs)
+  end,
+}
