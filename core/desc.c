@@ -130,14 +130,14 @@ static size_t put_utf8(char *out, size_t cap, size_t o, uint32_t cp)
         k = 4;
     }
     if (o + k >= cap)
-        return o; /* no room: drop the character, keep the string valid */
+        return (size_t)-1; /* no room: stop at a character boundary */
     memcpy(out + o, b, k);
     return o + k;
 }
 
 int dfu_desc_string(const uint8_t *buf, size_t len, char *out, size_t cap)
 {
-    size_t bl, o = 0;
+    size_t bl, o = 0, k;
 
     if (cap == 0)
         return DFU_E_INVALID;
@@ -162,7 +162,10 @@ int dfu_desc_string(const uint8_t *buf, size_t len, char *out, size_t cap)
         }
         if (cp == 0)
             break;
-        o = put_utf8(out, cap, o, cp);
+        k = put_utf8(out, cap, o, cp);
+        if (k == (size_t)-1)
+            break;
+        o = k;
     }
     out[o] = '\0';
     return 0;

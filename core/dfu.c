@@ -331,6 +331,122 @@ int dfu_abort_to_idle(dfu_dev *d, struct dfu_err *err)
                        dfu_state_name(st.state));
 }
 
+/* ---- the device over a transport ---- */
+
+#define MAX_ALTS 64
+
+static void free_alts(dfu_dev *d)
+{
+    for (size_t i = 0; i < d->nalts; i++)
+        dfu_layout_free(&d->alts[i].layout);
+    free(d->alts);
+    d->alts = NULL;
+    d->nalts = 0;
+}
+
+static void set_alt_name(struct dfu_alt *a, const char *name)
+{
+    snprintf(a->name, sizeof a->name, "%s", name);
+    dfu_layout_free(&a->layout);
+    a->has_layout = dfu_layout_parse(a->name, &a->layout, NULL) == 0;
+}
+
+/* Alternate settings of the claimed interface from the configuration descriptor, each with
+ * its iInterface string. Falls back to the enumeration info alone when the transport cannot
+ * serve descriptors. */
+static int load_alts(dfu_dev *d, struct dfu_err *err)
+{
+    struct dfu_desc_alt da[MAX_ALTS];
+    struct dfu_func_desc func;
+    uint8_t *cfg = NULL;
+    size_t cfglen = 0, n = 0, k = 0;
+    uint16_t lang;
+
+    if (dfui_get_config(d->t, &d->transfers, &cfg, &cfglen, NULL) != 0 ||
+        dfu_desc_parse_config(cfg, cfglen, da, MAX_ALTS, &n, &func, NULL) != 0)
+        n = 0;
+    free(cfg);
+    d->alts = calloc(n > 0 ? n : 1, sizeof *d->alts);
+    if (d->alts == NULL)
+        return dfu_err_set(err, DFU_E_NOMEM, "out of memory");
+    if (n == 0) {
+        d->alts[0].alt = d->info.alt;
+        set_alt_name(&d->alts[0], d->info.alt_name);
+        d->nalts = 1;
+        return 0;
+    }
+    if (d->info.transfer_size == 0 && func.length > 0) {
+        d->info.transfer_size = func.transfer_size;
+        d->info.bcd_dfu = func.bcd_dfu;
+        d->info.attributes = func.attributes;
+        d->info.detach_timeout = func.detach_timeout;
+    }
+    lang = dfui_get_langid(d->t, &d->transfers);
+    for (size_t i = 0; i < n; i++) {
+        char name[256];
+
+        if (da[i].intf != d->info.intf)
+            continue;
+        if (dfui_get_string(d->t, &d->transfers, da[i].iinterface, lang, name, sizeof name, NULL) !=
+            0)
+            snprintf(name, sizeof name, "%s", da[i].alt == d->info.alt ? d->info.alt_name : "");
+        d->alts[k].alt = da[i].alt;
+        set_alt_name(&d->alts[k], name);
+        k++;
+    }
+    d->nalts = k;
+    return 0;
+}
+
+int dfu_dev_open(struct dfu_transport *t, const struct dfu_devinfo *info, dfu_dev **out,
+                 struct dfu_err *err)
+{
+    dfu_dev *d;
+    int rc;
+
+    *out = NULL;
+    d = calloc(1, sizeof *d);
+    if (d == NULL) {
+        t->ops->close(t);
+        return dfu_err_set(err, DFU_E_NOMEM, "out of memory");
+    }
+    d->t = t;
+    d->info = *info;
+    d->alt = info->alt;
+    d->quirks = dfui_quirks(info->vid, info->pid, info->bcd_device);
+    d->poll = (d->quirks & DFUI_QUIRK_EARLY_POLL) ? DFU_POLL_EARLY : DFU_POLL_SPEC;
+    if ((d->quirks & DFUI_QUIRK_FORCE_DFU11) && d->info.bcd_dfu != 0x011A)
+        d->info.bcd_dfu = 0x0110;
+    rc = load_alts(d, err);
+    if (rc == 0) {
+        d->transfers++;
+        rc = t->ops->claim(t, info->intf, info->alt, err);
+        if (rc != 0)
+            dfu_err_prefix(err, "claim interface %u alt %u", info->intf, info->alt);
+    }
+    if (rc != 0) {
+        dfu_dev_close(d);
+        return rc;
+    }
+    for (size_t i = 0; i < d->nalts; i++) {
+        if (d->alts[i].alt == d->alt && d->alts[i].name[0] != '\0')
+            snprintf(d->info.alt_name, sizeof d->info.alt_name, "%s", d->alts[i].name);
+    }
+    *out = d;
+    return 0;
+}
+
+void dfu_dev_close(dfu_dev *d)
+{
+    if (d == NULL)
+        return;
+    free_alts(d);
+    if (d->t != NULL)
+        d->t->ops->close(d->t);
+    d->t = NULL;
+    free(d);
+}
+
 /* ---- device accessors ---- */
 
 const struct dfu_devinfo *dfu_dev_info(const dfu_dev *d)
