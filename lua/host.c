@@ -140,7 +140,9 @@ static void setpaths(lua_State *L)
 
     if (n > 0) {
         exe[n] = '\0';
-        snprintf(probe, sizeof probe, "%s/../..", exe); /* <repo>/build/dfush -> <repo> */
+        if (strrchr(exe, '/') != NULL)
+            *strrchr(exe, '/') = '\0';
+        snprintf(probe, sizeof probe, "%s/..", exe); /* <repo>/build/dfush -> <repo> */
         if (realpath(probe, repo) != NULL) {
             snprintf(probe, sizeof probe, "%s/lua/dfu/init.lua", repo);
             if (isfile(probe)) { /* running from a build tree inside the repository */
