@@ -236,29 +236,31 @@ static int runscript(lua_State *L, char **argv, int script)
 
 /* ---- REPL ---- */
 
-#ifdef DFU_USE_READLINE
+/* One line from the user: readline on a TTY (when built with it), plain stdin otherwise. */
 static char *readline_line(const char *prompt)
 {
-    return readline(prompt);
-}
-#else
-static char *readline_line(const char *prompt)
-{
-    char buf[1024];
+    char buf[4096];
     size_t len;
     char *s;
 
-    fputs(prompt, stdout);
-    fflush(stdout);
+#ifdef DFU_USE_READLINE
+    if (isatty(0))
+        return readline(prompt);
+#endif
+    if (isatty(0)) {
+        fputs(prompt, stdout);
+        fflush(stdout);
+    }
     if (fgets(buf, sizeof buf, stdin) == NULL)
         return NULL;
     len = strlen(buf);
+    if (len > 0 && buf[len - 1] == '\n')
+        buf[--len] = '\0';
     s = malloc(len + 1);
     if (s != NULL)
         memcpy(s, buf, len + 1);
     return s;
 }
-#endif
 
 /* Read one chunk: an expression (printed) or statements, with continuation lines. */
 static int loadline(lua_State *L, const char *hist)
@@ -272,28 +274,31 @@ static int loadline(lua_State *L, const char *hist)
     free(line);
     lua_pushfstring(L, "return %s", lua_tostring(L, -1));
     status = luaL_loadbuffer(L, lua_tostring(L, -1), lua_rawlen(L, -1), "=stdin");
-    lua_remove(L, -2); /* [src fn|err] */
-    while (status != LUA_OK) {
-        size_t len;
-        const char *msg;
+    lua_remove(L, -2);      /* [src fn|err] */
+    if (status != LUA_OK) { /* not an expression: statements, maybe over several lines */
+        lua_pop(L, 1);      /* [src] */
+        for (;;) {
+            size_t len;
+            const char *msg;
 
-        lua_pop(L, 1);
-        status = luaL_loadbuffer(L, lua_tostring(L, -1), lua_rawlen(L, -1), "=stdin");
-        msg = lua_tolstring(L, -1, &len);
-        if (status != LUA_ERRSYNTAX || len < 5 || strcmp(msg + len - 5, "<eof>") != 0)
-            break;
-        lua_pop(L, 1);
-        line = readline_line(">> ");
-        if (line == NULL)
-            return -1;
-        lua_pushfstring(L, "%s\n%s", lua_tostring(L, -1), line);
-        free(line);
-        lua_remove(L, -2);
+            status = luaL_loadbuffer(L, lua_tostring(L, -1), lua_rawlen(L, -1), "=stdin");
+            msg = lua_tolstring(L, -1, &len); /* [src fn|err] */
+            if (status != LUA_ERRSYNTAX || len < 5 || strcmp(msg + len - 5, "<eof>") != 0)
+                break;
+            lua_pop(L, 1); /* [src] */
+            line = readline_line(">> ");
+            if (line == NULL)
+                return -1;
+            lua_pushfstring(L, "%s\n%s", lua_tostring(L, -1), line); /* [src src2] */
+            free(line);
+            lua_remove(L, -2); /* [src2] */
+        }
     }
 #ifdef DFU_USE_READLINE
-    add_history(lua_tostring(L, -2));
-    if (hist != NULL)
+    if (hist != NULL) {
+        add_history(lua_tostring(L, -2));
         append_history(1, hist);
+    }
 #else
     (void)hist;
 #endif
@@ -307,7 +312,7 @@ static void repl(lua_State *L)
     const char *hist = NULL;
     int status;
 
-    if (home != NULL) {
+    if (home != NULL && isatty(0)) {
         hist = lua_pushfstring(L, "%s/.dfush_history", home); /* stays on the stack */
 #ifdef DFU_USE_READLINE
         if (read_history(hist) != 0)
