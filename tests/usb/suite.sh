@@ -1,0 +1,189 @@
+# The real-USB suite, run inside the test VM by tests/usb/run (busybox sh), once per simulator
+# profile: sh /suite.sh PROFILE. The gadget serves PROFILE on the dummy_hcd bus; dfush (libusb)
+# and Debian's dfu-util flash, read and verify through the kernel's USB stack. Prints one
+# "PASS: ..." / "FAIL: ..." / "SKIP: ..." line per step, "TIME: ..." lines, and SUITE_DONE.
+
+P=$1
+case $P in
+stm32h753)
+  IMG=/fixtures/h7_seed.elf
+  SEGS=/expect/h7_seed.segs
+  DFU=/fixtures/h7_seed.dfu
+  ;;
+stm32f405)
+  IMG=/fixtures/f4_config.hex
+  SEGS=/expect/f4_config.segs
+  DFU=/fixtures/f4_config.dfu
+  ;;
+*)
+  echo "FAIL: unknown profile $P"
+  exit 1
+  ;;
+esac
+BIG=0x08080000   # 256 KiB: two 128 KiB sectors on both chips
+SMALL=0x080C0000 # one 128 KiB sector on both chips, for the 64 KiB and leave tests
+HAVE_DFUSH=0
+[ -x /usr/bin/dfush ] && HAVE_DFUSH=1
+failures=0
+
+up() { cut -d' ' -f1 /proc/uptime; }
+
+# run NAME CMD...: one step; PASS/FAIL by the exit status, the tail of its output indented
+run() {
+  name=$1
+  shift
+  t0=$(up)
+  "$@" >/tmp/step.log 2>&1
+  r=$?
+  t1=$(up)
+  DT=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
+  tr '\r' '\n' </tmp/step.log | grep -v '^[[:space:]]*$' | tail -n 8 | sed 's/^/    /'
+  if [ $r -eq 0 ]; then
+    echo "PASS: $P $name (${DT}s)"
+  else
+    echo "FAIL: $P $name (exit $r, ${DT}s)"
+    failures=$((failures + 1))
+  fi
+  return $r
+}
+# dfush steps are skipped (and say so) while the build has no dfush binary
+drun() {
+  if [ $HAVE_DFUSH = 1 ]; then
+    run "$@"
+  else
+    echo "SKIP: $P $1 (no dfush binary in this build)"
+    return 0
+  fi
+}
+
+# the enumeration counter the gadget writes on every SET_CONFIGURATION ("rom N" / "gone N")
+enum_count() { sed -n 's/^[a-z]* \([0-9]*\)/\1/p' /tmp/ready; }
+wait_ready() { # wait_ready REGEX [tenths]
+  i=0
+  while ! grep -qE "$1" /tmp/ready && [ $i -lt "${2:-100}" ]; do
+    sleep 0.1
+    i=$((i + 1))
+  done
+  grep -qE "$1" /tmp/ready
+}
+wait_back() { # wait until the device went away and enumerated again (count > $1)
+  wait_ready '^(gone|rom)' || return 1
+  i=0
+  while [ $i -lt 150 ]; do
+    if grep -q '^rom' /tmp/ready && [ "$(enum_count)" -gt "$1" ]; then
+      udevadm settle -t 5 2>/dev/null
+      return 0
+    fi
+    sleep 0.1
+    i=$((i + 1))
+  done
+  return 1
+}
+
+dev_node() { # /dev/bus/usb node of the 0483:df11 device
+  for d in /sys/bus/usb/devices/*; do
+    [ "$(cat "$d/idVendor" 2>/dev/null)" = 0483 ] || continue
+    [ "$(cat "$d/idProduct" 2>/dev/null)" = df11 ] || continue
+    printf '/dev/bus/usb/%03d/%03d\n' "$(cat "$d/busnum")" "$(cat "$d/devnum")"
+    return 0
+  done
+  return 1
+}
+node_perms() {
+  n=$(dev_node) || { echo "no 0483:df11 device in sysfs"; return 1; }
+  ls -l "$n"
+  ls -l "$n" | grep -q '^crw-rw---- .* plugdev '
+}
+
+list_dfuutil() {
+  dfu-util -l >/tmp/l.txt 2>&1
+  cat /tmp/l.txt
+  grep -q 'Found DFU: \[0483:df11\]' /tmp/l.txt && grep -q 'name="@Internal Flash' /tmp/l.txt
+}
+list_dfush() {
+  dfush -d usb list >/tmp/l.txt 2>&1
+  r=$?
+  cat /tmp/l.txt
+  [ $r -eq 0 ] && grep -qi '0483:df11' /tmp/l.txt
+}
+gone_from_bus() { # the device left and stays away
+  wait_ready '^gone' 50 || { echo "the gadget did not drop off the bus"; return 1; }
+  sleep 1
+  if dfu-util -l 2>&1 | grep -q 'Found DFU: \[0483:df11\]'; then
+    echo "still listed after leaving"
+    return 1
+  fi
+  grep '"ev":"leave"' /tmp/events.jsonl | tail -1
+}
+
+# read ADDR LEN with either tool into /tmp/r.bin and compare with FILE
+dfuutil_cmp() {
+  rm -f /tmp/r.bin
+  dfu-util -a 0 -s "$1:$2" -U /tmp/r.bin && cmp /tmp/r.bin "$3"
+}
+dfush_cmp() {
+  rm -f /tmp/r.bin
+  dfush -d usb read "$1" "$2" -o /tmp/r.bin && cmp /tmp/r.bin "$3"
+}
+segs_cmp() { # segs_cmp dfuutil_cmp|dfush_cmp: every segment of the image
+  while read -r a n f; do
+    echo "segment $a +$n"
+    $1 "$a" "$n" "$f" || return 1
+  done <"$SEGS"
+}
+first_seg() { head -1 "$SEGS"; }
+
+echo "=== suite $P (dfush: $([ $HAVE_DFUSH = 1 ] && echo yes || echo no))"
+run "udev rules give plugdev rw on the device node" node_perms
+run "dfu-util -l lists the DfuSe ROM" list_dfuutil
+drun "dfush list (libusb)" list_dfush
+
+# dfush writes the fixture; dfu-util and dfush read it back
+drun "dfush flash $(basename $IMG)" dfush -d usb flash "$IMG"
+drun "dfu-util reads what dfush wrote" segs_cmp dfuutil_cmp
+drun "dfush verify $(basename $IMG)" dfush -d usb verify "$IMG"
+drun "dfush read matches the image" segs_cmp dfush_cmp
+
+# the same 256 KiB job with both tools, timed
+run "dfu-util -D 256 KiB at $BIG" dfu-util -a 0 -s "$BIG" -D /data/r256a.bin
+echo "TIME: $P dfu-util 256 KiB flash: ${DT}s"
+run "dfu-util reads its 256 KiB back" dfuutil_cmp "$BIG" 262144 /data/r256a.bin
+drun "dfush reads what dfu-util wrote" dfush_cmp "$BIG" 262144 /data/r256a.bin
+if drun "dfush flash 256 KiB at $BIG" dfush -d usb flash "/data/r256b.bin@$BIG" &&
+  [ $HAVE_DFUSH = 1 ]; then
+  echo "TIME: $P dfush    256 KiB flash: ${DT}s"
+fi
+drun "dfu-util reads what dfush wrote (256 KiB)" dfuutil_cmp "$BIG" 262144 /data/r256b.bin
+
+# DfuSe files: a fixture and files made by dfuse-pack, with both tools
+run "dfu-util -D $(basename $DFU)" dfu-util -a 0 -D "$DFU"
+run "dfu-util reads the .dfu contents back" segs_cmp dfuutil_cmp
+drun "dfush verify after dfu-util wrote the .dfu" dfush -d usb verify "$IMG"
+run "dfuse-pack a 64 KiB image" dfuse-pack -b "$SMALL:/data/r64.bin" /tmp/a.dfu
+run "dfu-util -D the dfuse-pack file" dfu-util -a 0 -D /tmp/a.dfu
+drun "dfush reads what dfu-util wrote (.dfu)" dfush_cmp "$SMALL" 65536 /data/r64.bin
+cp /data/r256b.bin /tmp/s.bin
+run "dfu-suffix adds a 0483:df11 suffix" dfu-suffix -v 0483 -p df11 -a /tmp/s.bin
+drun "dfush flash a raw binary with a DFU suffix" dfush -d usb flash "/tmp/s.bin@$SMALL"
+drun "dfu-util reads it back without the suffix" dfuutil_cmp "$SMALL" 262144 /data/r256b.bin
+
+# leave at an address whose first word is not a RAM address: the ROM resets, and with BOOT0
+# high the chip comes back as the ROM; the flash survives
+n=$(enum_count)
+run "dfu-util -s $SMALL:leave (ROM resets)" dfu-util -a 0 -s "$SMALL:leave" -D /data/ff1k.bin
+run "the device left and came back as the ROM" wait_back "$n"
+set -- $(first_seg)
+run "flash kept across the reset (dfu-util)" dfuutil_cmp "$1" "$2" "$3"
+drun "dfush lists the device again" list_dfush
+
+# leave for good: the application starts and the ROM is gone from the bus
+if [ $HAVE_DFUSH = 1 ]; then
+  run "dfush flash --leave" dfush -d usb flash "$IMG" --leave
+  run "the device left DFU (dfush)" gone_from_bus
+  run "the simulated application runs" grep -q '"outcome":"app_running"' /tmp/events.jsonl
+else
+  run "dfu-util -s 0x08000000:leave" dfu-util -a 0 -s 0x08000000:4:leave -U /tmp/l.bin
+  run "the device left DFU (dfu-util)" gone_from_bus
+fi
+echo "SUITE_DONE $P failures=$failures"
+[ $failures -eq 0 ]
