@@ -62,8 +62,14 @@ function Ctx:set_result(t)
 end
 
 --- ctx:devstr(): the device string in effect.
+local function env_device()
+  local e = os.getenv("DFUSH_DEVICE")
+  if e == "" then return nil end
+  return e
+end
+
 function Ctx:devstr()
-  return self.device or os.getenv("DFUSH_DEVICE") or "usb"
+  return self.device or env_device() or "usb"
 end
 
 --- ctx:open([devstr]) -> Device, raising dfu.Error (exit 3 for no/ambiguous device).
@@ -75,7 +81,7 @@ function Ctx:open(devstr)
     local hint
     if (code == "NOT_FOUND" or code == "NO_DEVICE") and s:match("^usb") then
       code = "NOT_FOUND"
-      if not devstr and not self.device and not os.getenv("DFUSH_DEVICE") then
+      if not devstr and not self.device and not env_device() then
         hint = "no USB DFU device found. Put the board in DFU mode (BOOT0 high, reset) " ..
           "or try the simulator: dfush -d sim:stm32h753 " .. (self.command or "info")
       end
