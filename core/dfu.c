@@ -296,6 +296,17 @@ int dfu_abort_to_idle(dfu_dev *d, struct dfu_err *err)
     struct dfu_status st;
     int rc;
 
+    if (dfu_dev_is_dfuse(d)) {
+        uint8_t state = 0;
+
+        /* On a DfuSe ROM a GETSTATUS in dfuMANIFEST-SYNC is the leave command: look first
+         * (GETSTATE has no side effects) and ABORT instead. */
+        if (dfu_getstate(d, &state, NULL) == 0 && state == DFU_STATE_MANIFEST_SYNC) {
+            rc = dfu_abort(d, err);
+            if (rc != 0)
+                return dfu_err_prefix(err, "abort to idle");
+        }
+    }
     for (int round = 0; round < 8; round++) {
         rc = dfu_getstatus(d, &st, err);
         if (rc != 0)
