@@ -186,7 +186,7 @@ end
 
 --- Turn a list of {path=, image=} or a single Image into the plan's image list.
 local function image_list(img)
-  if type(img) == "table" and not getmetatable(img) then
+  if type(img) == "table" and not getmetatable(img) and img[1] ~= nil then
     local out = {}
     for i, v in ipairs(img) do
       if type(v) == "table" and v.image then

@@ -140,8 +140,8 @@ function M.check_range(segs, sectors, a)
           what = string.format("the image is too large: it runs from %s to %s, past the end of " ..
             "the writable memory of %s at %s", hex(s.address), hex(stop - 1), alt_label(a), hex(addr))
         else
-          what = string.format("%s (%s bytes) lies outside the writable memory of %s",
-            hex(addr), util.size(#s.data), alt_label(a))
+          what = string.format("%s (%d bytes) lies outside the writable memory of %s",
+            hex(addr), #s.data, alt_label(a))
         end
         util.raise(string.format("%s: %s; valid range: %s", s.path or "image", what,
           ranges_text(writable)), "RANGE", { address = addr, file = s.path })
