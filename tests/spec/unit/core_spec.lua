@@ -1,0 +1,133 @@
+-- dfu.core module functions: constants, layouts, list and open with device strings.
+local helper = require "helper"
+local core = require "dfu.core"
+
+describe("dfu.core", function()
+  it("has name <-> number tables generated from the C lists", function()
+    assert.are.equal(7, core.STATUS.errVERIFY)
+    assert.are.equal("errVERIFY", core.STATUS[7])
+    assert.are.equal(0, core.STATUS.OK)
+    assert.are.equal(2, core.STATE.dfuIDLE)
+    assert.are.equal("dfuDNBUSY", core.STATE[4])
+    assert.are.equal("dfuERROR", core.STATE[10])
+    assert.are.equal(-7, core.ERR.TIMEOUT)
+    assert.are.equal("TIMEOUT", core.ERR[-7])
+    assert.are.equal("FORMAT", core.ERR[core.ERR.FORMAT])
+    for name, v in pairs(core.STATUS) do
+      if type(name) == "string" then
+        assert.are.equal(name, core.STATUS[v])
+      end
+    end
+  end)
+
+  it("has a version string", function()
+    assert.matches("^%d+%.%d+%.%d+", core.version)
+  end)
+
+  describe("parse_layout", function()
+    it("expands runs with addresses and type bits", function()
+      local l = assert(core.parse_layout("@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg"))
+      assert.are.equal("Internal Flash", l.name)
+      assert.are.equal(3, #l.runs)
+      assert.are.same({ address = 0x08000000, count = 4, size = 16384, type = 7,
+                        readable = true, erasable = true, writable = true }, l.runs[1])
+      assert.are.equal(0x08010000, l.runs[2].address)
+      assert.are.equal(0x08020000, l.runs[3].address)
+      assert.are.equal(1024 * 1024, l.total)
+    end)
+
+    it("decodes read-only and erase-only types", function()
+      local l = assert(core.parse_layout("@Option Bytes  /0x1FFFC000/01*016 e"))
+      assert.are.equal(16, l.runs[1].size)
+      assert.is_true(l.runs[1].readable)
+      assert.is_true(l.runs[1].erasable)
+      assert.is_false(l.runs[1].writable)
+    end)
+
+    it("fails on a string that is no layout", function()
+      local ok, msg, code = core.parse_layout("hello")
+      assert.is_nil(ok)
+      assert.is_string(msg)
+      assert.is_string(code)
+    end)
+  end)
+
+  describe("list", function()
+    it("lists a simulated device", function()
+      local l = assert(core.list("sim:stm32h753"))
+      assert.are.equal(1, #l)
+      assert.are.equal(0x0483, l[1].vid)
+      assert.are.equal(0xdf11, l[1].pid)
+      assert.are.equal("sim", l[1].backend)
+      assert.is_true(l[1].dfuse)
+    end)
+
+    it("fails for an unknown profile or a bad device string", function()
+      local ok, msg, code = core.list("sim:no_such_chip")
+      assert.is_nil(ok)
+      assert.is_string(msg)
+      assert.is_string(code)
+      ok, msg, code = core.list("floppy:1")
+      assert.is_nil(ok)
+      assert.is_string(msg)
+      assert.is_string(code)
+    end)
+  end)
+
+  describe("open", function()
+    it("opens a simulated device on alt 0 by default", function()
+      local dev <close> = assert(core.open("sim:stm32h753"))
+      assert.are.equal(0, dev:alt())
+      assert.are.equal("sim", dev:info().backend)
+    end)
+
+    it("selects the alt from the device string, by number or name", function()
+      local a <close> = assert(core.open("sim:stm32h753,alt=1"))
+      assert.are.equal(1, a:alt())
+      local b <close> = assert(core.open("sim:stm32h753,alt=Option"))
+      assert.are.equal(1, b:alt())
+      local ok, msg, code = core.open("sim:stm32h753,alt=9")
+      assert.is_nil(ok)
+      assert.is_string(msg)
+      assert.are.equal("NOT_FOUND", code)
+    end)
+
+    it("passes simulator keys through", function()
+      local events = helper.tmpname(".jsonl")
+      local dev = assert(core.open("sim:stm32h753,events=" .. events))
+      assert(dev:getstatus())
+      dev:close()
+      collectgarbage()
+      collectgarbage()
+      local f = assert(io.open(events))
+      local line = f:read("l")
+      f:close()
+      helper.cleanup()
+      assert.is_string(line)
+      assert.are.equal("ctrl", helper.json_decode(line).ev)
+    end)
+
+    it("fails for an unknown profile", function()
+      local ok, msg, code = core.open("sim:no_such_chip")
+      assert.is_nil(ok)
+      assert.is_string(msg)
+      assert.is_string(code)
+    end)
+  end)
+
+  describe("argument errors", function()
+    local cases = {
+      { "list({})", function() core.list({}) end, "bad argument #1" },
+      { "list(extra)", function() core.list("usb", 1) end, "bad argument #2" },
+      { "open({})", function() core.open({}) end, "bad argument #1" },
+      { "parse_layout()", function() core.parse_layout() end, "bad argument #1" },
+    }
+    for _, c in ipairs(cases) do
+      it(c[1] .. " raises", function()
+        local ok, err = pcall(c[2])
+        assert.is_false(ok)
+        assert.matches(c[3], tostring(err), 1, true)
+      end)
+    end
+  end)
+end)
