@@ -32,10 +32,6 @@
 #define DFU_INSTALL_SCRIPTDIR "/usr/local/share/dfush/scripts"
 #endif
 
-int luaopen_dfu_core(lua_State *L);
-int luaopen_dfu_image(lua_State *L);
-int luaopen_dfu_sim(lua_State *L);
-
 static const char *progname = "dfush";
 static lua_State *globalL = NULL;
 
@@ -240,8 +236,6 @@ static int runscript(lua_State *L, char **argv, int script)
 static char *readline_line(const char *prompt)
 {
     char buf[4096];
-    size_t len;
-    char *s;
 
 #ifdef DFU_USE_READLINE
     if (isatty(0))
@@ -253,13 +247,8 @@ static char *readline_line(const char *prompt)
     }
     if (fgets(buf, sizeof buf, stdin) == NULL)
         return NULL;
-    len = strlen(buf);
-    if (len > 0 && buf[len - 1] == '\n')
-        buf[--len] = '\0';
-    s = malloc(len + 1);
-    if (s != NULL)
-        memcpy(s, buf, len + 1);
-    return s;
+    buf[strcspn(buf, "\n")] = '\0';
+    return strdup(buf);
 }
 
 /* Read one chunk: an expression (printed) or statements, with continuation lines. */
@@ -432,13 +421,8 @@ static int cli_mode(lua_State *L, int argc, char **argv)
     status = docall(L, 1, 1);
     if (report(L, status) != LUA_OK)
         return 1;
-    if (lua_isinteger(L, -1))
-        code = (int)lua_tointeger(L, -1);
-    else if (lua_isboolean(L, -1))
-        code = lua_toboolean(L, -1) ? 0 : 1;
-    else
-        code = 0;
-    return code;
+    code = lua_isboolean(L, -1) ? !lua_toboolean(L, -1) : (int)lua_tointeger(L, -1);
+    return code; /* an integer, true/nil (0) or false (1) */
 }
 
 static int pmain(lua_State *L)

@@ -56,6 +56,11 @@ struct lbox {
 /* Non-zero after SIGINT (set by the host); device loops check it between transfers. */
 extern volatile sig_atomic_t dfulua_interrupt;
 
+/* The module entry points (the host preloads them; stock Lua finds them in dfu.so). */
+int luaopen_dfu_core(lua_State *L);
+int luaopen_dfu_image(lua_State *L);
+int luaopen_dfu_sim(lua_State *L);
+
 /* Register every metatable of the binding (each luaopen_* calls this, so any one module can
  * create objects of the others' types). */
 void dfulua_init_types(lua_State *L);

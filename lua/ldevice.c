@@ -991,8 +991,6 @@ static const luaL_Reg mod_funcs[] = {
     {NULL, NULL},
 };
 
-int luaopen_dfu_core(lua_State *L);
-
 int luaopen_dfu_core(lua_State *L)
 {
     dfulua_init_types(L);

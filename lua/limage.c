@@ -667,8 +667,6 @@ static const luaL_Reg mod_funcs[] = {
     {"crc32", mod_crc32}, {"detect", mod_detect}, {NULL, NULL},
 };
 
-int luaopen_dfu_image(lua_State *L);
-
 int luaopen_dfu_image(lua_State *L)
 {
     dfulua_init_types(L);

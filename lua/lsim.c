@@ -263,8 +263,6 @@ static const luaL_Reg mod_funcs[] = {
     {NULL, NULL},
 };
 
-int luaopen_dfu_sim(lua_State *L);
-
 int luaopen_dfu_sim(lua_State *L)
 {
     dfulua_init_types(L);
