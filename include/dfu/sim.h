@@ -73,6 +73,21 @@ const char *dfu_sim_event(const dfu_sim *s, size_t i);
 /** Save memory to the state= file now (also done on free). */
 int dfu_sim_save(dfu_sim *s, struct dfu_err *err);
 
+/** USB bus reset (what the transport's reset does): the ROM re-initialises its DFU class
+ *  (dfuIDLE, address pointer 0x08000000, alt 0); the MCU is not reset. */
+int dfu_sim_bus_reset(dfu_sim *s, struct dfu_err *err);
+
+/** After the device dropped off the bus, requests fail with DFU_E_NO_DEVICE even once it has
+ *  re-enumerated, until the host re-attaches: wait_reenumerate does it for the transport; the
+ *  real-USB gadget calls this when the host enumerates the device again. */
+void dfu_sim_attach(dfu_sim *s);
+
+/** Current bState of the DFU state machine (DFU_STATE_*), for inspection. */
+uint8_t dfu_sim_dfu_state(const dfu_sim *s);
+
+/** Outcome of the last leave or reset ("app_running", "hang", "hardfault", "rom"), or NULL. */
+const char *dfu_sim_leave_outcome(const dfu_sim *s);
+
 /** Profile name of @s. */
 const char *dfu_sim_profile(const dfu_sim *s);
 

@@ -1,0 +1,486 @@
+/*
+ * The DFU class requests: the DFU 1.1 state machine (protocol.md 1.5) with the ST USB device
+ * library semantics of the ROM (1.8), the DfuSe commands and addressing (2.2-2.5), and the
+ * plain DFU 1.1 download/upload model of the dfu11 profile.
+ */
+#include <string.h>
+
+#include "sim/sim_int.h"
+
+static int dfuse(const dfu_sim *s)
+{
+    return s->p->bcd_dfu == 0x011A;
+}
+
+static int rdp1(const dfu_sim *s)
+{
+    uint8_t r = simi_rdp(s);
+    return r != 0xAA && r != 0xCC;
+}
+
+/* An illegal request in DFU mode: EP0 STALL and dfuERROR. */
+static int stall_error(dfu_sim *s, uint8_t status)
+{
+    s->state = DFU_STATE_ERROR;
+    s->status = status;
+    return DFU_E_PIPE;
+}
+
+void simi_dfu_reset_state(dfu_sim *s)
+{
+    s->state = DFU_STATE_IDLE;
+    s->status = DFU_STATUS_OK;
+    if (s->fflags & SIM_FF_BOOTERR) { /* some F4 ROMs and GD32VF103 enumerate like this */
+        s->state = DFU_STATE_ERROR;
+        s->status = DFU_STATUS_ERR_FIRMWARE;
+    }
+    s->ptr = s->p->flash_base;
+    s->alt = 0;
+    s->job = SIM_JOB_NONE;
+    s->job_status = 0;
+    s->job_busy = 0;
+    s->stuck_busy = 0;
+    s->xlen = 0;
+    s->busy_until = 0;
+    s->pending_busy = 0;
+    s->after_reply = SIM_AFTER_NONE;
+    s->reset_at = 0;
+    s->feat0 = 0;
+}
+
+static void status_reply(dfu_sim *s, uint8_t *data, size_t *len, uint16_t wlength, unsigned poll)
+{
+    uint8_t st[6] = {
+        s->status, (uint8_t)poll, (uint8_t)(poll >> 8), (uint8_t)(poll >> 16), s->state, 0};
+
+    if (s->fflags & SIM_FF_POLL0) /* Black Magic Probe style: bwPollTimeout 0 forever */
+        st[1] = st[2] = st[3] = 0;
+    *len = wlength < 6 ? wlength : 6;
+    memcpy(data, st, *len);
+}
+
+/* ---- DfuSe jobs ---- */
+
+struct job_result {
+    uint8_t status;
+    uint64_t busy_us;
+    unsigned poll_ms; /* what the ROM reports in the dfuDNBUSY status */
+    uint64_t reset_after_us;
+    const char *reset_cause;
+};
+
+/* A fault on the Nth executed write/erase: returns 1 if it decides the job's outcome. */
+static int pseudo_fault(dfu_sim *s, enum sim_req r, struct job_result *jr)
+{
+    struct sim_fault *f = simi_fault_hit(s, r);
+
+    if (f == NULL)
+        return 0;
+    if (f->kind == SIM_F_STATUS) {
+        jr->status = f->status;
+        return 1;
+    }
+    if (f->kind == SIM_F_BUSY)
+        s->job_busy = 1;
+    return 0;
+}
+
+static void run_cmd(dfu_sim *s, struct job_result *jr)
+{
+    const struct sim_profile *p = s->p;
+    uint8_t c = s->xbuf[0];
+    uint32_t a = s->xlen >= 5 ? (uint32_t)s->xbuf[1] | (uint32_t)s->xbuf[2] << 8 |
+                                    (uint32_t)s->xbuf[3] << 16 | (uint32_t)s->xbuf[4] << 24
+                              : 0;
+    uint32_t base, size;
+
+    jr->poll_ms = p->poll_erase;
+    if (c == 0x21 && s->xlen == 5) {
+        jr->poll_ms = p->poll_setaddr;
+        /* Valid for flash, RAM, system memory and option bytes, even with RDP active. */
+        if (simi_region(s, a) == NULL) {
+            jr->status = DFU_STATUS_ERR_TARGET;
+            return;
+        }
+        s->ptr = a;
+        return;
+    }
+    if (c == 0x41 && s->xlen == 5) {
+        int idx = simi_sector(s, a, &base, &size);
+        if (idx < 0) {
+            jr->status = DFU_STATUS_ERR_TARGET;
+            return;
+        }
+        if (rdp1(s)) {
+            jr->status = DFU_STATUS_ERR_VENDOR;
+            return;
+        }
+        if (pseudo_fault(s, SIM_R_ERASE, jr))
+            return;
+        jr->busy_us = simi_sector_erase_us(s, size);
+        simi_erase_sector(s, (unsigned)idx);
+        return;
+    }
+    if (c == 0x41 && s->xlen == 1) {
+        jr->poll_ms = p->poll_mass;
+        if (rdp1(s)) {
+            jr->status = DFU_STATUS_ERR_VENDOR;
+            return;
+        }
+        if (pseudo_fault(s, SIM_R_ERASE, jr))
+            return;
+        /* STM32F405: reports 100 ms and can take about 30 s (the slowmasserase fault). */
+        jr->busy_us = (s->fflags & SIM_FF_SLOWMASS) ? 30000000u : p->mass_us;
+        simi_mass_erase(s);
+        return;
+    }
+    if (c == 0x92 && s->xlen == 1) {
+        /* Read unprotect: RDP back to level 0 with a full flash and RAM erase, then reset. */
+        jr->poll_ms = p->poll_mass;
+        jr->busy_us = p->mass_us;
+        struct sim_region *f = simi_region_kind(s, SIM_K_FLASH);
+        memset(f->mem, 0xFF, f->size);
+        if (s->wmask != NULL)
+            memset(s->wmask, 0, f->size / p->prog_unit / 8 + 1);
+        for (unsigned i = 0; i < s->nreg; i++)
+            if (s->reg[i].kind == SIM_K_RAM)
+                memset(s->reg[i].mem, 0, s->reg[i].size);
+        simi_set_rdp(s, 0xAA);
+        s->fflags &= ~SIM_FF_RDP1;
+        simi_event(s, "\"ev\":\"erase\",\"address\":%u,\"size\":%u,\"mass\":true",
+                   (unsigned)f->base, (unsigned)f->size);
+        jr->reset_after_us = jr->busy_us;
+        jr->reset_cause = "unprotect";
+        return;
+    }
+    /* Unknown command or wrong length: refused as an unsupported target (inferred). */
+    jr->status = DFU_STATUS_ERR_TARGET;
+}
+
+static void run_write(dfu_sim *s, struct job_result *jr)
+{
+    const struct sim_profile *p = s->p;
+    uint32_t addr = s->ptr + (uint32_t)(s->xblock - 2) * p->transfer_size;
+    struct sim_region *r = simi_region(s, addr);
+    size_t n = s->xlen;
+
+    jr->poll_ms = p->poll_write;
+    if (r == NULL || r->alt != s->alt) {
+        jr->status = DFU_STATUS_ERR_TARGET;
+        return;
+    }
+    if ((uint64_t)addr + n > (uint64_t)r->base + r->size) {
+        jr->status = DFU_STATUS_ERR_ADDRESS;
+        return;
+    }
+    switch (r->kind) {
+    case SIM_K_FLASH:
+        if (rdp1(s)) {
+            jr->status = DFU_STATUS_ERR_VENDOR;
+            return;
+        }
+        if (addr % p->align != 0) {
+            jr->status = DFU_STATUS_ERR_TARGET;
+            return;
+        }
+        if (pseudo_fault(s, SIM_R_WRITE, jr))
+            return;
+        jr->status = simi_program(s, addr, s->xbuf, n, &jr->busy_us);
+        return;
+    case SIM_K_RAM:
+        if (addr - r->base < r->rom_reserved) { /* the ROM's own variables and stack */
+            jr->status = DFU_STATUS_ERR_TARGET;
+            return;
+        }
+        if (pseudo_fault(s, SIM_R_WRITE, jr))
+            return;
+        memcpy(r->mem + (addr - r->base), s->xbuf, n);
+        return;
+    case SIM_K_OB:
+        jr->poll_ms = p->poll_erase;
+        if (addr != r->base || n != r->size) {
+            jr->status = DFU_STATUS_ERR_TARGET;
+            return;
+        }
+        jr->status = simi_ob_write(s, s->xbuf, n);
+        if (jr->status == DFU_STATUS_OK) {
+            jr->busy_us = p->ob_us;
+            jr->reset_after_us = p->ob_us;
+            jr->reset_cause = "ob_write";
+        }
+        return;
+    case SIM_K_OTP:
+        if (rdp1(s)) {
+            jr->status = DFU_STATUS_ERR_VENDOR;
+            return;
+        }
+        for (size_t i = 0; i < n; i++) {
+            uint8_t *m = r->mem + (addr - r->base) + i;
+            jr->busy_us += p->prog_us;
+            *m &= s->xbuf[i];
+            if (*m != s->xbuf[i]) {
+                jr->status = DFU_STATUS_ERR_PROG;
+                break;
+            }
+        }
+        simi_event(s, "\"ev\":\"program\",\"address\":%u,\"size\":%u", (unsigned)addr, (unsigned)n);
+        return;
+    case SIM_K_FEAT:
+        memcpy(r->mem + (addr - r->base), s->xbuf, n);
+        if (addr == r->base)
+            s->feat0 = s->xbuf[0];
+        return;
+    default: /* system memory is read-only */
+        jr->status = DFU_STATUS_ERR_TARGET;
+        return;
+    }
+}
+
+/* Plain DFU: block N lands at area + N * wTransferSize; pages are erased as reached. */
+static void run_plain(dfu_sim *s, struct job_result *jr)
+{
+    struct sim_region *f = simi_region_kind(s, SIM_K_FLASH);
+    uint32_t off = (uint32_t)s->xblock * s->p->transfer_size, page = s->p->sectors[0].size;
+    uint64_t prog = 0;
+
+    if ((uint64_t)off + s->xlen > f->size) {
+        jr->status = DFU_STATUS_ERR_ADDRESS;
+        return;
+    }
+    if (pseudo_fault(s, SIM_R_WRITE, jr))
+        return;
+    while (s->plain_erased_upto < off + s->xlen) {
+        simi_erase_sector(s, s->plain_erased_upto / page);
+        jr->busy_us += simi_sector_erase_us(s, page);
+        s->plain_erased_upto += page;
+    }
+    jr->status = simi_program(s, f->base + off, s->xbuf, s->xlen, &prog);
+    jr->busy_us += prog;
+}
+
+unsigned simi_job_poll(dfu_sim *s)
+{
+    return s->last_poll;
+}
+
+/* First GETSTATUS in dfuDNLOAD-SYNC: answer dfuDNBUSY, then run the job (ST: in the EP0
+ * TX-complete callback); the device is busy (does not serve EP0) for the job's time. */
+static void start_job(dfu_sim *s)
+{
+    struct job_result jr = {DFU_STATUS_OK, 0, 0, 0, NULL};
+
+    if (s->job == SIM_JOB_CMD)
+        run_cmd(s, &jr);
+    else if (s->job == SIM_JOB_WRITE && dfuse(s))
+        run_write(s, &jr);
+    else if (s->job == SIM_JOB_WRITE)
+        run_plain(s, &jr);
+    if (s->job_status != 0) /* an injected bStatus for this DNLOAD */
+        jr.status = s->job_status;
+    if (!dfuse(s))
+        jr.poll_ms = (unsigned)((jr.busy_us + 999) / 1000);
+    if (s->fflags & SIM_FF_EARLYSTALL) /* STM32L4: reports less than it needs */
+        jr.poll_ms = (unsigned)(jr.busy_us / 2000);
+    s->last_poll = jr.poll_ms;
+    s->pending_busy = jr.busy_us;
+    s->job = SIM_JOB_NONE;
+    s->job_status = 0;
+    if (jr.reset_cause != NULL) {
+        s->reset_delay = jr.reset_after_us;
+        s->reset_cause = jr.reset_cause;
+        s->after_reply = SIM_AFTER_RESET;
+    }
+    if (s->job_busy) {
+        s->stuck_busy = 1;
+        s->job_busy = 0;
+    }
+    if (jr.status != DFU_STATUS_OK) {
+        s->next_state = DFU_STATE_ERROR;
+        s->next_status = jr.status;
+    } else {
+        s->next_state = s->stuck_busy ? DFU_STATE_DNBUSY : DFU_STATE_DNLOAD_SYNC;
+        s->next_status = DFU_STATUS_OK;
+    }
+}
+
+static int do_getstatus(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_t *len)
+{
+    unsigned poll = 0;
+
+    switch (s->state) {
+    case DFU_STATE_DNLOAD_SYNC:
+        if (s->job != SIM_JOB_NONE) {
+            start_job(s);
+            s->state = DFU_STATE_DNBUSY;
+            status_reply(s, data, len, req->wLength, s->last_poll);
+            s->state = s->next_state;
+            s->status = s->next_status;
+            return 0;
+        }
+        s->state = DFU_STATE_DNLOAD_IDLE;
+        break;
+    case DFU_STATE_DNBUSY: /* only with the busy fault: the ROM keeps saying dfuDNBUSY */
+        poll = s->last_poll;
+        break;
+    case DFU_STATE_MANIFEST_SYNC:
+        if (dfuse(s)) {
+            /* ST: dfuMANIFEST, then the ROM tears USB down and leaves. */
+            s->state = DFU_STATE_MANIFEST;
+            poll = s->p->fam == SIM_FAM_F4 ? s->p->poll_write : 1;
+            s->after_reply = SIM_AFTER_LEAVE;
+            break;
+        }
+        if (!s->manifest_done) { /* tolerant: manifest, then back to dfuMANIFEST-SYNC */
+            s->state = DFU_STATE_MANIFEST;
+            poll = 10;
+            status_reply(s, data, len, req->wLength, poll);
+            s->pending_busy = 10000;
+            s->manifest_done = 1;
+            s->state = DFU_STATE_MANIFEST_SYNC;
+            return 0;
+        }
+        s->state = DFU_STATE_IDLE;
+        break;
+    default:
+        break;
+    }
+    status_reply(s, data, len, req->wLength, poll);
+    return 0;
+}
+
+static int do_upload(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_t *len)
+{
+    const struct sim_profile *p = s->p;
+    uint32_t addr;
+    struct sim_region *r;
+    size_t n;
+
+    if (req->wLength > p->transfer_size)
+        return stall_error(s, DFU_STATUS_ERR_STALLEDPKT);
+    if (!dfuse(s)) {
+        r = simi_region_kind(s, SIM_K_FLASH);
+        uint64_t off = (uint64_t)req->wValue * p->transfer_size;
+        n = off >= r->size ? 0 : (r->size - off < req->wLength ? r->size - off : req->wLength);
+        memcpy(data, r->mem + off, n);
+        *len = n;
+        s->state = n < req->wLength ? DFU_STATE_IDLE : DFU_STATE_UPLOAD_IDLE;
+        return 0;
+    }
+    if (req->wValue == 0) { /* GET_COMMANDS */
+        static const uint8_t cmds[4] = {0x00, 0x21, 0x41, 0x92};
+        n = req->wLength < 4 ? req->wLength : 4;
+        memcpy(data, cmds, n);
+        *len = n;
+        s->state = req->wLength > 3 ? DFU_STATE_IDLE : DFU_STATE_UPLOAD_IDLE;
+        return 0;
+    }
+    if (req->wValue == 1)
+        return stall_error(s, DFU_STATUS_ERR_STALLEDPKT);
+    addr = s->ptr + (uint32_t)(req->wValue - 2) * p->transfer_size;
+    r = simi_region(s, addr);
+    if (r == NULL || r->alt != s->alt)
+        return stall_error(s, DFU_STATUS_ERR_TARGET);
+    if (r->kind == SIM_K_FLASH && rdp1(s))
+        return stall_error(s, DFU_STATUS_ERR_VENDOR);
+    if (r->kind == SIM_K_OB && (addr != r->base || req->wLength < r->size))
+        return stall_error(s, DFU_STATUS_ERR_TARGET); /* whole block only */
+    n = r->base + r->size - addr;
+    if (n > req->wLength)
+        n = req->wLength;
+    memcpy(data, r->mem + (addr - r->base), n);
+    if (r->kind == SIM_K_FEAT && addr == r->base && n > 0)
+        data[0] = s->feat0;
+    *len = n;
+    s->state = n < req->wLength ? DFU_STATE_IDLE : DFU_STATE_UPLOAD_IDLE;
+    return 0;
+}
+
+static int do_dnload(dfu_sim *s, const struct dfu_ctrl *req, const uint8_t *data, size_t *len)
+{
+    if (s->state != DFU_STATE_IDLE && s->state != DFU_STATE_DNLOAD_IDLE)
+        return stall_error(s, DFU_STATUS_ERR_STALLEDPKT);
+    if (req->wLength > s->p->transfer_size)
+        return stall_error(s, DFU_STATUS_ERR_STALLEDPKT);
+    *len = req->wLength;
+    if (req->wLength == 0) {
+        /* DfuSe: leave request; plain DFU: end of download, only after some data. */
+        if (!dfuse(s) && s->state == DFU_STATE_IDLE)
+            return stall_error(s, DFU_STATUS_ERR_STALLEDPKT);
+        s->state = DFU_STATE_MANIFEST_SYNC;
+        s->manifest_done = 0;
+        return 0;
+    }
+    if (!dfuse(s) && s->state == DFU_STATE_IDLE)
+        s->plain_erased_upto = 0; /* a new download session */
+    memcpy(s->xbuf, data, req->wLength);
+    s->xlen = req->wLength;
+    s->xblock = req->wValue;
+    if (dfuse(s) && req->wValue == 0)
+        s->job = SIM_JOB_CMD;
+    else if (dfuse(s) && req->wValue == 1)
+        s->job = SIM_JOB_IGNORE; /* ST: wBlockNum 1 is silently ignored */
+    else
+        s->job = SIM_JOB_WRITE;
+    s->state = DFU_STATE_DNLOAD_SYNC;
+    return 0;
+}
+
+int simi_dfu_request(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_t *len)
+{
+    int in = (req->bmRequestType & 0x80) != 0;
+
+    *len = 0;
+    switch (req->bRequest) {
+    case 0x01: /* DNLOAD */
+        if (in)
+            return stall_error(s, DFU_STATUS_ERR_STALLEDPKT);
+        return do_dnload(s, req, data, len);
+    case 0x02: /* UPLOAD */
+        if (!in || (s->state != DFU_STATE_IDLE && s->state != DFU_STATE_UPLOAD_IDLE))
+            return stall_error(s, DFU_STATUS_ERR_STALLEDPKT);
+        return do_upload(s, req, data, len);
+    case 0x03: /* GETSTATUS */
+        if (!in)
+            return stall_error(s, DFU_STATUS_ERR_STALLEDPKT);
+        return do_getstatus(s, req, data, len);
+    case 0x04: /* CLRSTATUS: ST turns it into errUNKNOWN outside dfuERROR */
+        if (in)
+            return stall_error(s, DFU_STATUS_ERR_STALLEDPKT);
+        if (s->state == DFU_STATE_ERROR) {
+            s->state = DFU_STATE_IDLE;
+            s->status = DFU_STATUS_OK;
+        } else {
+            s->state = DFU_STATE_ERROR;
+            s->status = DFU_STATUS_ERR_UNKNOWN;
+        }
+        s->stuck_busy = 0;
+        s->job = SIM_JOB_NONE;
+        return 0;
+    case 0x05: /* GETSTATE */
+        if (!in)
+            return stall_error(s, DFU_STATUS_ERR_STALLEDPKT);
+        if (req->wLength > 0) {
+            data[0] = s->state;
+            *len = 1;
+        }
+        return 0;
+    case 0x06: /* ABORT */
+        if (in)
+            return stall_error(s, DFU_STATUS_ERR_STALLEDPKT);
+        switch (s->state) {
+        case DFU_STATE_IDLE:
+        case DFU_STATE_DNLOAD_SYNC:
+        case DFU_STATE_DNLOAD_IDLE:
+        case DFU_STATE_MANIFEST_SYNC:
+        case DFU_STATE_UPLOAD_IDLE:
+            s->state = DFU_STATE_IDLE;
+            s->status = DFU_STATUS_OK;
+            s->job = SIM_JOB_NONE;
+            return 0;
+        default:
+            return stall_error(s, DFU_STATUS_ERR_STALLEDPKT);
+        }
+    default: /* DETACH: the ROM stalls it (AN3156 2); so does the dfu11 device in DFU mode */
+        return stall_error(s, DFU_STATUS_ERR_STALLEDPKT);
+    }
+}

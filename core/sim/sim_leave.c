@@ -1,0 +1,125 @@
+/*
+ * Leaving DFU and resetting the chip (design.md 6, protocol.md 2.7 and 3).
+ *
+ * jump=vector (AN3156): MSP = [ADDR], PC = [ADDR+4]; when [ADDR] is not a RAM address the ROM
+ * resets the chip instead. jump=branch: PC = ADDR, MSP stays the ROM's. After a reset the chip
+ * boots from the address selected by boot0 (F4: flash or system memory; H7: BOOT_ADD0/1 from
+ * the option bytes); with RDP level 2 the ROM can never run again.
+ * The application runs when PC is Thumb (bit 0) inside programmed flash and RAM start <= MSP <=
+ * RAM end; otherwise it hard-faults.
+ */
+#include "sim/sim_int.h"
+
+static int ram_block(const dfu_sim *s, uint32_t sp, uint64_t *end)
+{
+    const struct sim_profile *p = s->p;
+
+    for (unsigned i = 0; i < p->nram; i++) {
+        uint64_t e = (uint64_t)p->ram_base[i] + p->ram_size[i];
+        if (sp >= p->ram_base[i] && sp <= e) {
+            *end = e;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const char *app_check(dfu_sim *s, uint32_t pc, uint32_t msp)
+{
+    struct sim_region *f = simi_region_kind(s, SIM_K_FLASH);
+    uint32_t a = pc & ~1u;
+
+    if ((pc & 1u) && f != NULL && a >= f->base && a - f->base < f->size &&
+        simi_flash_programmed(s, a) && simi_is_ram(s, msp, 1)) {
+        s->mode = DFU_SIM_APP;
+        return "app_running";
+    }
+    s->mode = DFU_SIM_HANG;
+    return "hardfault";
+}
+
+static void drop(dfu_sim *s)
+{
+    s->mode = DFU_SIM_GONE;
+    s->stale = 1;
+    s->reenum_at = 0;
+    s->busy_until = 0;
+    s->reset_at = 0;
+}
+
+void simi_enter_rom(dfu_sim *s)
+{
+    s->mode = DFU_SIM_ROM;
+    s->reenum_at = 0;
+    s->configured = 1;
+    simi_dfu_reset_state(s);
+}
+
+/* The chip boots after a reset; fills the MSP/PC it started with; returns the outcome. */
+static const char *boot(dfu_sim *s, uint64_t delay_us, uint32_t *msp, uint32_t *pc)
+{
+    uint32_t at = simi_boot_address(s, s->boot0);
+    struct sim_region *r;
+
+    /* RDP level 2: "the MCU does not boot on system memory" (AN2606 4.1). */
+    if (simi_rdp(s) == 0xCC && at >= s->p->sys_base && at - s->p->sys_base < s->p->sys_size)
+        at = simi_boot_address(s, 0);
+    r = simi_region(s, at);
+    if (r != NULL && r->kind == SIM_K_SYS) {
+        *msp = s->p->rom_msp;
+        *pc = at;
+        s->mode = DFU_SIM_GONE;
+        s->reenum_at = s->now + delay_us + (uint64_t)s->p->connect_ms * 1000u;
+        return "rom";
+    }
+    *msp = simi_rd32(s, at);
+    *pc = simi_rd32(s, at + 4);
+    return app_check(s, *pc, *msp);
+}
+
+void simi_reset(dfu_sim *s, const char *cause, uint64_t delay_us)
+{
+    uint32_t msp, pc;
+    const char *out;
+
+    drop(s);
+    simi_event(s, "\"ev\":\"reset\",\"cause\":\"%s\"", cause);
+    out = boot(s, delay_us, &msp, &pc);
+    snprintf(s->leave_outcome, sizeof s->leave_outcome, "%s", out);
+}
+
+void simi_leave(dfu_sim *s, uint32_t addr)
+{
+    uint32_t msp, pc;
+    uint64_t end;
+    const char *out, *via = "jump";
+
+    drop(s);
+    if (s->jump_branch) {
+        pc = addr;
+        msp = s->p->rom_msp;
+        out = app_check(s, pc, msp);
+    } else {
+        msp = simi_rd32(s, addr);
+        pc = simi_rd32(s, addr + 4);
+        if (!ram_block(s, msp, &end)) {
+            /* AN3156: no executable code at the address -> the device is reset. */
+            via = "reset";
+            simi_event(s, "\"ev\":\"reset\",\"cause\":\"leave\"");
+            out = boot(s, 0, &msp, &pc);
+        } else if (s->p->fam == SIM_FAM_H7 && s->rom_id >= 0x90 && s->rom_id <= 0x92 &&
+                   (uint64_t)msp > end - 16) {
+            /* STM32H74x/75x ROM V9.0-V9.2: "application stack pointer must be lower than
+             * (RAM end - 16 bytes)"; the USB device is gone and the application never runs. */
+            s->mode = DFU_SIM_HANG;
+            out = "hang";
+        } else {
+            out = app_check(s, pc, msp);
+        }
+    }
+    snprintf(s->leave_outcome, sizeof s->leave_outcome, "%s", out);
+    simi_event(s,
+               "\"ev\":\"leave\",\"address\":%u,\"outcome\":\"%s\",\"pc\":%u,\"msp\":%u,"
+               "\"via\":\"%s\"",
+               (unsigned)addr, out, (unsigned)pc, (unsigned)msp, via);
+}
