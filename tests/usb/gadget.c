@@ -40,6 +40,7 @@
 #define HOST_TIMEOUT_MS 5000u
 #define OFFBUS_MIN_US 50000u /* long enough for the host to see the unplug */
 #define TICK_US 50000u       /* clock/mode check while waiting for a SETUP */
+#define SYNC_STEP_US 5000u   /* virtual time per model step when catching up */
 
 static const char *udc_driver = "dummy_udc", *udc_device = "dummy_udc.0";
 static const char *ready_file;
@@ -48,6 +49,7 @@ static double scale = 0.02;
 static int rg = -1;
 static int enumerations;
 static volatile sig_atomic_t stop;
+static int left_rom; /* the model left the ROM since the gadget last looked */
 static dfu_sim *sim;
 static uint64_t last_real_us; /* real time the model's clock was last synchronised to */
 
@@ -94,14 +96,31 @@ static void write_ready(const char *what)
     fclose(f);
 }
 
-/* Advance the model by the real time elapsed since the last sync, divided by the scale. */
-static void sync_clock(void)
+/*
+ * Advance the model by the real time elapsed since the last sync, divided by the scale, in
+ * small steps: a chip that resets and comes back within one sync interval must still be
+ * seen leaving the bus. Returns 1 when the model left the ROM during the advance (the rest
+ * of the elapsed time is left for the next sync).
+ */
+static int sync_clock(void)
 {
-    uint64_t now = real_us();
+    uint64_t now = real_us(), v;
+    int was_rom = dfu_sim_mode(sim) == DFU_SIM_ROM;
 
-    if (now > last_real_us)
-        dfu_sim_advance(sim, (uint64_t)((double)(now - last_real_us) / scale));
+    if (now <= last_real_us)
+        return 0;
+    v = (uint64_t)((double)(now - last_real_us) / scale);
+    while (v > 0) {
+        uint64_t step = v < SYNC_STEP_US ? v : SYNC_STEP_US;
+        dfu_sim_advance(sim, step);
+        v -= step;
+        if (was_rom && dfu_sim_mode(sim) != DFU_SIM_ROM) {
+            last_real_us = now - (uint64_t)((double)v * scale);
+            return 1;
+        }
+    }
     last_real_us = now;
+    return 0;
 }
 
 /* ---- raw_gadget ---- */
@@ -235,7 +254,11 @@ static void handle_setup(const struct usb_ctrlrequest *s)
     if (!in && req.wLength > 0 && ep0_out_data(&b, req.wLength) < 0)
         return;
 
-    sync_clock();
+    if (sync_clock()) {
+        /* the chip reset itself before this request arrived: it is not there to answer */
+        left_rom = 1;
+        return;
+    }
     dfu_err_clear(&err);
     v0 = dfu_sim_now_us(sim);
     rc = dfu_sim_control(sim, &req, EP0_DATA(&b), &len, timeout_ms, &err);
@@ -311,7 +334,7 @@ static int wait_offbus(void)
         enum dfu_sim_mode m;
         uint64_t at, now;
 
-        sync_clock();
+        (void)sync_clock();
         m = dfu_sim_mode(sim);
         at = dfu_sim_reenumerate_at(sim);
         if (m == DFU_SIM_ROM && real_us() - since >= OFFBUS_MIN_US)
@@ -400,13 +423,15 @@ int main(int argc, char **argv)
         enum dfu_sim_mode m;
         int r;
 
-        sync_clock();
+        if (sync_clock())
+            left_rom = 1;
         m = dfu_sim_mode(sim);
-        if (m != DFU_SIM_ROM) {
+        if (m != DFU_SIM_ROM || left_rom) {
+            left_rom = 0;
             if (rg >= 0) {
                 /* let the status stage of the last request settle on the host */
                 sleep_us(20000);
-                disconnect_bus(mode_name(m));
+                disconnect_bus(m == DFU_SIM_ROM ? "reset" : mode_name(m));
             }
             if (wait_offbus() != 0)
                 break;
@@ -431,6 +456,8 @@ int main(int argc, char **argv)
         if (e.ev.type == USB_RAW_EVENT_CONTROL) {
             memcpy(&ctrl, e.ev.data, sizeof ctrl);
             handle_setup(&ctrl);
+            if (dfu_sim_mode(sim) != DFU_SIM_ROM)
+                left_rom = 1;
         } else if (verbose)
             say("raw_gadget event %u", e.ev.type);
     }
