@@ -286,29 +286,42 @@ static int dev_alt(lua_State *L)
     return 1;
 }
 
-/* Find an alt by number-or-name-prefix; the prefix matches the raw iInterface string or the
- * parsed layout name. Returns 0 and *out, or a DFU_E_* code with a message in @e. */
-static int find_alt(dfu_dev *d, const char *prefix, uint8_t *out, struct dfu_err *e)
+/* Find an alt by number (@prefix NULL) or name prefix; the prefix matches the raw iInterface
+ * string (with or without its "@") or the parsed layout name. Returns 0 and *out, or a
+ * DFU_E_* code with a message listing the device's alts. */
+static int find_alt(dfu_dev *d, int num, const char *prefix, uint8_t *out, struct dfu_err *e)
 {
-    size_t n = 0, i, plen = strlen(prefix);
+    size_t n = 0, i, plen = prefix != NULL ? strlen(prefix) : 0;
     const struct dfu_alt *alts = dfu_dev_alts(d, &n);
+    char list[200] = "";
     int found = -1;
 
     for (i = 0; alts != NULL && i < n; i++) {
         const char *name = alts[i].name;
-        int match = strncmp(name, prefix, plen) == 0 ||
+        size_t used = strlen(list);
+        int match;
+
+        snprintf(list + used, sizeof list - used, "%s%u \"%.32s\"", i > 0 ? ", " : "",
+                 (unsigned)alts[i].alt, name);
+        if (prefix == NULL)
+            match = alts[i].alt == num;
+        else
+            match = strncmp(name, prefix, plen) == 0 ||
                     (name[0] == '@' && strncmp(name + 1, prefix, plen) == 0) ||
                     (alts[i].has_layout && strncmp(alts[i].layout.name, prefix, plen) == 0);
-
         if (!match)
             continue;
         if (found >= 0 && found != alts[i].alt)
-            return dfu_err_set(e, DFU_E_AMBIGUOUS, "alt name '%s' matches alt %d and alt %u",
+            return dfu_err_set(e, DFU_E_AMBIGUOUS, "alt name \"%s\" matches alt %d and alt %u",
                                prefix, found, (unsigned)alts[i].alt);
         found = alts[i].alt;
     }
+    if (found < 0 && prefix == NULL)
+        return dfu_err_set(e, DFU_E_NOT_FOUND, "no alternate setting %d (device has %s)", num,
+                           list);
     if (found < 0)
-        return dfu_err_set(e, DFU_E_NOT_FOUND, "no alt setting named '%s'", prefix);
+        return dfu_err_set(e, DFU_E_NOT_FOUND, "no alternate setting named \"%s\" (device has %s)",
+                           prefix, list);
     *out = (uint8_t)found;
     return 0;
 }
@@ -326,9 +339,9 @@ static int dev_set_alt(lua_State *L)
         lua_Integer v = luaL_checkinteger(L, 2);
 
         luaL_argcheck(L, v >= 0 && v <= 255, 2, "alt out of range (0..255)");
-        alt = (uint8_t)v;
+        rc = find_alt(b->dev, (int)v, NULL, &alt, &e);
     } else {
-        rc = find_alt(b->dev, luaL_checkstring(L, 2), &alt, &e);
+        rc = find_alt(b->dev, -1, luaL_checkstring(L, 2), &alt, &e);
     }
     if (rc == 0)
         rc = dfu_dev_set_alt(b->dev, alt, &e);
@@ -848,11 +861,9 @@ static int apply_spec_alt(dfu_dev *d, const struct dfu_devspec *spec, struct dfu
     uint8_t alt;
     int rc;
 
-    if (spec->alt >= 0)
-        return dfu_dev_set_alt(d, (uint8_t)spec->alt, e);
-    if (spec->alt_name[0] == '\0')
+    if (spec->alt < 0 && spec->alt_name[0] == '\0')
         return 0;
-    rc = find_alt(d, spec->alt_name, &alt, e);
+    rc = find_alt(d, spec->alt, spec->alt >= 0 ? NULL : spec->alt_name, &alt, e);
     if (rc < 0)
         return rc;
     return dfu_dev_set_alt(d, alt, e);

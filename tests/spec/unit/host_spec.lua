@@ -167,7 +167,7 @@ describe("dfush host", function()
 
     it("require 'dfu.core', 'dfu.image', 'dfu.sim' load from dfu.so via cpath", function()
       local r = lua54("local c, i, s = require 'dfu.core', require 'dfu.image', require 'dfu.sim';"
-        .. "print(c.version, i.crc32('123456789'), #s.profiles(), package.searchpath('dfu.core', package.cpath))")
+        .. "print(c.version, i.crc32('123456789'), #s.profiles(), package.searchpath('dfu', package.cpath))")
       assert.are.equal(0, r.code, r.stderr)
       assert.matches("^%S+\t3421780262\t%d+\t.*dfu%.so\n$", r.stdout)
     end)

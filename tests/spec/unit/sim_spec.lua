@@ -49,9 +49,11 @@ describe("dfu.sim", function()
 
   it("events() returns JSON lines for control requests", function()
     local s = helper.sim()
-    assert.are.same({}, s:events())
+    assert.are.same({}, helper.events(s, "ctrl"))
     local dev <close> = assert(s:device())
+    local before = #s:events()
     assert(dev:getstatus())
+    assert.are.equal(before + 1, #s:events())
     local ev = helper.events(s, "ctrl")
     local last = ev[#ev]
     assert.are.equal("GETSTATUS", last.req)
