@@ -486,8 +486,9 @@ int dfu_dev_set_alt(dfu_dev *d, uint8_t alt, struct dfu_err *err)
 {
     int rc;
 
+    /* SET_INTERFACE does not change the DFU state: a pending dfuUPLOAD-IDLE still needs its
+     * ABORT before the next download. */
     dfuse_stream_reset(d);
-    d->in_upload = 0;
     rc = d->t->ops->claim(d->t, d->info.intf, alt, err);
     d->transfers++;
     if (rc != 0)
