@@ -93,9 +93,6 @@ int dfulua_tolayout(lua_State *L, int idx, struct dfu_layout *out, struct dfu_er
 /* Enumeration info table (the fields of dev:info() that enumeration knows). */
 void dfulua_pushdevinfo(lua_State *L, const struct dfu_devinfo *info);
 
-/* New dfu.Device over @d (ownership moves to the Lua GC); @parent is a stack index of the
- * object it must keep alive (0 = none). */
-void dfulua_pushdev(lua_State *L, dfu_dev *d, int parent);
 /* New dfu.Sim box with sim == NULL (fill it in right away). */
 struct lsim *dfulua_newsim(lua_State *L);
 /* The open simulator at @arg, or raise. */

@@ -28,23 +28,30 @@ static void log_sink(void *ud, int level, const char *msg)
     b->log_count++;
 }
 
-void dfulua_pushdev(lua_State *L, dfu_dev *d, int parent)
+/* A closed device box on the stack, created before the C device exists so that the device
+ * is anchored the moment it is opened (no leak if anything raises). */
+static struct ldev *newdev(lua_State *L, int parent)
 {
     struct ldev *b;
 
     parent = parent != 0 ? lua_absindex(L, parent) : 0;
     b = lua_newuserdatauv(L, sizeof *b, 2); /* [ud] */
     memset(b, 0, sizeof *b);
-    b->dev = NULL; /* closed until fully set up: consistent if setmetatable raises */
+    b->dev = NULL; /* closed until attached */
     luaL_setmetatable(L, DFU_MT_DEVICE);
     if (parent != 0) {
         lua_pushvalue(L, parent);    /* [ud parent] */
         lua_setiuservalue(L, -2, 1); /* [ud]: the device keeps its simulator alive */
     }
-    b->log.fn = NULL;
     b->log.ud = b;
     b->log.level = DFU_LOG_DEBUG;
-    b->dev = d; /* ownership moves to the Lua GC */
+    return b;
+}
+
+/* Ownership of @d moves to the box (and so to the Lua GC). */
+static void attach(struct ldev *b, dfu_dev *d)
+{
+    b->dev = d;
     dfu_dev_set_log(d, &b->log);
     dfu_dev_set_cancel(d, &dfulua_interrupt);
 }
@@ -876,9 +883,10 @@ int dfulua_sim_device(lua_State *L, int simidx)
     struct dfu_devinfo info;
     struct dfu_err e;
     dfu_dev *d = NULL;
+    struct ldev *b;
     int rc;
 
-    simidx = lua_absindex(L, simidx);
+    b = newdev(L, simidx); /* [dev] keeps the sim alive */
     dfu_err_clear(&e);
     rc = dfu_sim_devinfo(s, &info, &e);
     if (rc == 0)
@@ -886,8 +894,8 @@ int dfulua_sim_device(lua_State *L, int simidx)
     if (rc == 0)
         rc = dfu_dev_open(t, &info, &d, &e); /* the transport now belongs to the device */
     if (rc < 0)
-        return dfulua_fail(L, rc, &e);
-    dfulua_pushdev(L, d, simidx); /* [dev] keeps the sim alive */
+        return dfulua_fail(L, rc, &e); /* [dev(closed) nil msg code] */
+    attach(b, d);
     return 1;
 }
 
@@ -924,11 +932,12 @@ static int mod_open(lua_State *L)
             return 3;
         lua_remove(L, -2); /* [dev] */
     } else {
+        b = newdev(L, 0); /* [dev] */
         rc = dfu_open(s, &d, &e);
         if (rc < 0)
             return dfulua_fail(L, rc, &e);
-        dfulua_pushdev(L, d, 0); /* [dev] */
-        return 1;                /* dfu_open applied the alt from the string */
+        attach(b, d);
+        return 1; /* dfu_open applied the alt from the string */
     }
     b = lua_touserdata(L, -1);
     rc = apply_spec_alt(b->dev, &spec, &e);
