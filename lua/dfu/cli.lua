@@ -91,7 +91,9 @@ function Ctx:open(devstr)
     util.raise(hint and (msg .. "\n" .. hint) or msg, code or "NOT_FOUND", { device = s })
   end
   if dev.on_log then
-    dev:on_log(function(level, m) self:log(level, "%s", m) end)
+    local names = { [0] = "error", "warn", "info", "debug", "io" }
+    dev:on_log(function(level, m) self:log(level, "%s", m) end,
+      names[math.min(self.log_level, 4)])
   end
   self.clock = function() return dev:now() end
   self.devices[#self.devices + 1] = dev

@@ -86,7 +86,7 @@ function M.hex(n) return string.format("0x%08X", n) end
 function M.size(n)
   if n >= 1024 * 1024 then return string.format("%.2f MiB", n / 1048576) end
   if n >= 1024 then return string.format("%.1f KiB", n / 1024) end
-  return string.format("%d B", n)
+  return string.format("%d B", math.floor(n + 0.5))
 end
 
 --- "[0x08000000, 0x08020000)" style range text for messages.

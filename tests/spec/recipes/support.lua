@@ -107,6 +107,9 @@ function M.cli(args)
   local cli = require "dfu.cli"
   local out, err = sink(), sink()
   local code = cli.main(args, { stdout = out, stderr = err, progress_mode = "plain" })
+  -- the simulator writes state= when it is freed
+  collectgarbage()
+  collectgarbage()
   return { code = code, stdout = out:text(), stderr = err:text() }
 end
 
