@@ -80,6 +80,11 @@ static void px_sleep(struct dfu_transport *t, uint64_t us)
     dfu_transport_sleep_us(((struct proxy *)t)->in, us);
 }
 
+static int px_wait(struct dfu_transport *t, unsigned timeout_ms, struct dfu_err *err)
+{
+    return dfu_transport_wait_reenumerate(((struct proxy *)t)->in, timeout_ms, err);
+}
+
 static const struct dfu_transport_ops px_ops = {
     .version = DFU_TRANSPORT_OPS_VERSION,
     .name = "proxy",
@@ -88,6 +93,7 @@ static const struct dfu_transport_ops px_ops = {
     .close = px_close,
     .now_us = px_now,
     .sleep_us = px_sleep,
+    .wait_reenumerate = px_wait,
 };
 
 static dfu_dev *open_sim(const char *spec, struct proxy **out)
@@ -577,6 +583,117 @@ static int test_open_strings(void)
     return 0;
 }
 
+/* ---- plain DFU 1.1 (dfu11 profile: manifestation tolerant) ---- */
+
+static int test_plain_dfu11(void)
+{
+    const size_t len = 10000;
+    uint8_t data[10000], mem[10000];
+    uint8_t *back = malloc(128 * KIB);
+    struct proxy *p;
+    dfu_dev *d = open_sim("dfu11", &p);
+    struct dfu_status st;
+    struct dfu_err e;
+    size_t got = 0;
+
+    T_ASSERT(d != NULL);
+    dfu_err_clear(&e);
+    T_EQ_INT(dfu_dev_is_dfuse(d), 0);
+    T_EQ_INT(dfu_dev_poll(d), DFU_POLL_SPEC); /* not an ST ROM */
+    fill(data, len, 21);
+    px_reset(p);
+    T_OK(dfu_download(d, data, len, NULL, &e), e);
+    /* 10 data blocks (0..9) and the zero-length block 10 */
+    T_EQ_INT(p->count[DFUI_REQ_DNLOAD], 11);
+    T_EQ_INT(p->count[DFUI_REQ_CLRSTATUS], 0);
+    T_OK(dfu_getstatus(d, &st, &e), e);
+    T_EQ_INT(st.state, DFU_STATE_IDLE);
+    T_OK(dfu_sim_read_mem(p->sim, 0x08004000, mem, len, &e), e);
+    T_EQ_MEM(mem, data, len);
+    T_OK(dfu_upload_all(d, back, 128 * KIB, &got, NULL, &e), e);
+    T_ASSERT(got >= len);
+    T_EQ_MEM(back, data, len);
+    T_OK(dfu_getstatus(d, &st, &e), e);
+    T_EQ_INT(st.state, DFU_STATE_IDLE);
+    T_EQ_INT(p->stalls, 0);
+    dfu_dev_close(d);
+    free(back);
+    return 0;
+}
+
+/* ---- read unprotect: dfuDNBUSY, then the device erases, resets and comes back ---- */
+
+static int test_read_unprotect(void)
+{
+    struct proxy *p;
+    dfu_dev *d = open_sim("stm32f405,faults=rdp1", &p);
+    uint8_t buf[16];
+    struct dfu_err e;
+
+    T_ASSERT(d != NULL);
+    dfu_err_clear(&e);
+    /* protected: reading flash fails with errVENDOR (or a stall) */
+    T_ASSERT(dfuse_read(d, FLASH, buf, sizeof buf, NULL, &e) != 0);
+    px_reset(p);
+    T_OK(dfuse_read_unprotect(d, &e), e);
+    T_EQ_INT(p->count[DFUI_REQ_DNLOAD], 1);
+    T_EQ_INT(p->last_state, DFU_STATE_DNBUSY);
+    /* the host waits out the erase (betaflight waits >= 20 s), then for the device */
+    dfu_transport_sleep_us(dfu_dev_transport(d), 20000000u);
+    T_OK(dfu_transport_wait_reenumerate(dfu_dev_transport(d), 60000, &e), e);
+    T_OK(dfuse_read(d, FLASH, buf, sizeof buf, NULL, &e), e);
+    for (size_t i = 0; i < sizeof buf; i++)
+        T_EQ_INT(buf[i], 0xFF);
+    dfu_dev_close(d);
+    return 0;
+}
+
+/* ---- one IO log line per control transfer ---- */
+
+struct logcount {
+    unsigned io, other;
+};
+
+static void count_log(void *ud, int level, const char *msg)
+{
+    struct logcount *c = ud;
+
+    (void)msg;
+    if (level == DFU_LOG_IO)
+        c->io++;
+    else
+        c->other++;
+}
+
+static int test_io_log(void)
+{
+    struct logcount c = {0, 0};
+    struct dfu_log log = {count_log, &c, DFU_LOG_IO};
+    struct proxy *p;
+    dfu_dev *d = open_sim("stm32h753", &p);
+    uint8_t data[4096];
+    struct dfu_err e;
+    uint64_t n0;
+
+    T_ASSERT(d != NULL);
+    dfu_err_clear(&e);
+    fill(data, sizeof data, 5);
+    dfu_dev_set_log(d, &log);
+    n0 = dfu_dev_transfers(d);
+    px_reset(p);
+    T_OK(dfuse_write(d, FLASH, data, sizeof data, NULL, &e), e);
+    /* one line per transfer plus one decoded status line per GETSTATUS */
+    T_EQ_INT(c.io, (dfu_dev_transfers(d) - n0) + p->count[DFUI_REQ_GETSTATUS]);
+    /* at INFO, nothing per transfer */
+    log.level = DFU_LOG_INFO;
+    dfu_dev_set_log(d, &log);
+    c.io = 0;
+    T_OK(dfuse_read(d, FLASH, data, sizeof data, NULL, &e), e);
+    T_EQ_INT(c.io, 0);
+    dfu_dev_close(d);
+    return 0;
+}
+
 static const struct t_case cases[] = {
     {"command_confirmation", test_command_confirmation},
     {"erase_fault", test_erase_fault},
@@ -586,6 +703,9 @@ static const struct t_case cases[] = {
     {"abort_to_idle", test_abort_to_idle},
     {"leave", test_leave},
     {"open_strings", test_open_strings},
+    {"plain_dfu11", test_plain_dfu11},
+    {"read_unprotect", test_read_unprotect},
+    {"io_log", test_io_log},
     {NULL, NULL},
 };
 T_MAIN(cases)
