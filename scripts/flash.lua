@@ -3,18 +3,24 @@ local dfu = require "dfu"
 local util = dfu.util
 local check = dfu.check
 
+-- Load every file. A raw binary without @ADDR is only an error for DfuSe devices (a plain
+-- DFU 1.1 device takes the blob as it is), so that error waits until the device is known.
 local function load_images(files)
-  local list = {}
+  local list, deferred = {}, {}
   for _, f in ipairs(files) do
     local path, base = util.split_at(f)
     local img, msg, code = dfu.image.load(path, base and { base = base } or nil)
+    if not img and not base and dfu.image.load(path, { base = 0 }) then
+      deferred[#deferred + 1] = { path = path, msg = msg, code = code }
+      img = dfu.image.load(path, { base = 0 })
+    end
     if not img then
       util.raise(msg, (code == "NOT_FOUND" or code == "IO" or code == "ACCESS") and "USAGE" or "FORMAT",
         { file = path })
     end
     list[#list + 1] = { path = path, image = img }
   end
-  return list
+  return list, deferred
 end
 
 local function summary(ctx, report, plan)
@@ -22,8 +28,11 @@ local function summary(ctx, report, plan)
   for _, e in ipairs(report.erased) do
     sectors[#sectors + 1] = util.range(e.address, e.size)
   end
-  ctx:say("erased   %s%s", report.mass_erase and "whole flash (mass erase) " or "",
-    #sectors > 0 and (#sectors .. " sector(s): " .. table.concat(sectors, ", ")) or "nothing")
+  if report.mass_erase then
+    ctx:say("erased   whole flash (mass erase): %s", table.concat(sectors, ", "))
+  else
+    ctx:say("erased   %s", #sectors > 0 and (#sectors .. " sector(s): " .. table.concat(sectors, ", ")) or "nothing")
+  end
   ctx:say("written  %s (%d bytes; %d bytes of 0xFF left to the erase)", util.size(report.written),
     report.written, report.skipped)
   ctx:say("verified %s", report.verified and "yes, read back equals the image" or "no (--no-verify)")
@@ -59,7 +68,7 @@ Blocks of 0xFF that lie in freshly erased sectors are not sent ("skipped"): the 
     "dfush flash bootloader.dfu   # each DfuSe target goes to its alt setting",
   },
   run = function(ctx, p)
-    local images = load_images(p.file)
+    local images, deferred = load_images(p.file)
     local leave = p.leave
     if type(leave) == "string" then leave = util.addr_arg(leave, "--leave") end
     if p.leave_mode and not leave then leave = true end
@@ -68,6 +77,17 @@ Blocks of 0xFF that lie in freshly erased sectors are not sent ("skipped"): the 
       alt = p.alt, verify = not p.no_verify, full = p.full, leave = leave, leave_mode = p.leave_mode,
       progress = ctx.progress, log = function(level, msg) ctx:log(level, "%s", msg) end,
     }
+    if not dev:info().dfuse then
+      local report = dfu.flash.run_plain(dev, images, opts)
+      ctx:set_result { ok = true, erased = report.erased, written = report.written, skipped = 0,
+                       verified = report.verified, left = dfu.json.null, seconds = report.seconds }
+      ctx:say("downloaded %s in %.3f s%s", util.size(report.written), report.seconds,
+        report.verified and ", verified by upload" or "")
+      return
+    end
+    if #deferred > 0 then
+      util.raise(deferred[1].msg, "FORMAT", { file = deferred[1].path })
+    end
     local plan, fam = dfu.flash.plan(dev, images, opts)
     plan.unit = dfu.flash.unit(dev, fam)
     ctx:log("info", "%s: %s to %s, program unit %d bytes, %d sector(s) to erase",

@@ -328,9 +328,58 @@ function M.execute(dev, plan, opts, fam)
   return report
 end
 
+--- Plain DFU 1.1 (no DfuSe): the device takes one raw firmware blob (download, manifest);
+--- verify reads it back with UPLOAD when the device can upload.
+function M.run_plain(dev, img, opts)
+  local list = image_list(img)
+  if #list ~= 1 then
+    util.raise("a plain DFU 1.1 device takes one image; got " .. #list, "USAGE")
+  end
+  local im = list[1].image
+  local segs = im:segments()
+  if #segs ~= 1 then
+    util.raise(string.format("%s: a plain DFU 1.1 device takes one contiguous image; this one has %d " ..
+      "segments (convert it to .bin first)", list[1].path, #segs), "USAGE")
+  end
+  local data = im:data(1)
+  local progress = opts.progress or noop
+  local report = { ok = false, erased = json.array {}, written = 0, skipped = 0, verified = false,
+                   seconds = 0, retries = 0, bytes = #data }
+  local t0 = dev:now()
+  local ok, err = pcall(function()
+    util.check(dev:abort_to_idle())
+    progress("download", 0, #data)
+    local ok2, msg, code = dev:download(data)
+    if not ok2 then fail(dev, "download failed: " .. tostring(msg), code, { phase = "write" }) end
+    report.written = #data
+    progress("download", #data, #data)
+    local info = dev:info()
+    if opts.verify ~= false and (info.attributes or 0) & 0x02 ~= 0 then
+      util.check(dev:abort_to_idle())
+      local got, rmsg, rcode = dev:upload_all(#data)
+      if not got then fail(dev, "verify: upload failed: " .. tostring(rmsg), rcode, { phase = "verify" }) end
+      local i = util.first_diff(got:sub(1, #data), data)
+      if i then
+        util.raise(string.format("verify failed at offset %d of the image: expected 0x%02X, the device holds 0x%02X",
+          i - 1, data:byte(i), got:byte(i) or 0), "VERIFY", { address = i - 1, phase = "verify" })
+      end
+      report.verified = true
+    end
+  end)
+  report.seconds = dev:now() - t0
+  if not ok then
+    if type(err) ~= "table" then err = util.error_new(tostring(err), "ERROR") end
+    err.report = report
+    error(err, 0)
+  end
+  report.ok = true
+  return report
+end
+
 --- Plan and execute. Raises dfu.Error.
 function M.run(dev, img, opts)
   opts = opts or {}
+  if not dev:info().dfuse then return M.run_plain(dev, img, opts), nil end
   local plan, fam = M.plan(dev, img, opts)
   plan.unit = opts.unit or M.unit(dev, fam)
   return M.execute(dev, plan, opts, fam), plan

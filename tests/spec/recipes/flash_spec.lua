@@ -93,7 +93,9 @@ describe("flash (in-process, dev:flash)", function()
     local _, img = support.image_segments(helper.fixture("f4_config.hex"))
     local report = assert(dev:flash(img, { full = true }))
     assert.is_true(report.mass_erase)
-    assert.are.equal(0, #support.erases(support.events(sim)) - (#support.events(sim, "erase")))
+    local erases = support.events(sim, "erase")
+    assert.are.equal(1, #erases)
+    assert.is_true(erases[1].mass)
     assert_holds(sim, (support.image_segments(helper.fixture("f4_config.hex"))))
   end)
 
@@ -205,11 +207,10 @@ describe("dfush flash", function()
         assert.are.equal(0, r.code, r.stderr)
         local out = assert(support.json.decode(r.stdout))
         assert.is_true(out.ok)
-        local mass = 0
-        for _, e in ipairs(support.events_file(events, "erase")) do
-          if e.size >= 0x200000 or e.address == nil then mass = mass + 1 end
-        end
-        assert.is_true(#support.events_file(events, "erase") >= 1)
+        assert.are.same({ { address = 0x08000000, size = 0x200000 } }, out.erased)
+        local erases = support.events_file(events, "erase")
+        assert.are.equal(1, #erases)
+        assert.is_true(erases[1].mass)
       end)
 
       local bad = {
@@ -235,6 +236,16 @@ describe("dfush flash", function()
           assert.are.equal(0, #support.events_file(events, "program"))
         end)
       end
+
+      it("downloads a raw binary to a plain DFU 1.1 device and verifies it by upload", function()
+        local dev, state = support.simdev("dfu11")
+        local r = run({ "-d", dev, "--json", "flash", helper.fixture("h7_seed.bin") })
+        assert.are.equal(0, r.code, r.stderr)
+        local out = assert(support.json.decode(r.stdout))
+        assert.is_true(out.ok)
+        assert.are.equal(#helper.readfile(helper.fixture("h7_seed.bin")), out.written)
+        assert.is_true(out.verified)
+      end)
 
       it("a device fault mid-write exits 1 and says where it stopped", function()
         local dev = support.simdev("stm32h753", "faults=disconnect:DNLOAD:12")
