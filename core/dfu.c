@@ -230,9 +230,10 @@ int dfui_poll(dfu_dev *d, struct dfu_status *st, uint64_t start_us, unsigned cei
         now = dfu_transport_now_us(d->t);
         /* Spec policy: wait bwPollTimeout before asking again while the device is busy. Early
          * policy: ask at once; a device such as the STM32 ROM holds the answer until the job
-         * ends. dfuDNLOAD-SYNC asks for a GETSTATUS without delay in either policy. */
-        if (!dfui_poll_early(d) && st->state != DFU_STATE_DNLOAD_SYNC &&
-            st->state != DFU_STATE_MANIFEST_SYNC) {
+         * ends. dfuDNLOAD-SYNC asks for a GETSTATUS without delay in either policy;
+         * dfuMANIFEST is always waited out (the device may be about to drop off the bus). */
+        if (!(dfui_poll_early(d) && st->state == DFU_STATE_DNBUSY) &&
+            st->state != DFU_STATE_DNLOAD_SYNC && st->state != DFU_STATE_MANIFEST_SYNC) {
             uint64_t us = (uint64_t)st->poll_timeout * 1000u;
 
             if (now < deadline && us > deadline - now)
