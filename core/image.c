@@ -594,6 +594,7 @@ int dfu_image_sectors(const dfu_image *img, const struct dfu_layout *layout,
 {
     int have_last = 0;
     uint32_t last = 0;
+    uint64_t last_end = 0;
     for (size_t i = 0; i < img->n; i++) {
         uint64_t a = img->segs[i].addr, e = seg_end(&img->segs[i]);
         while (a < e) {
@@ -607,12 +608,23 @@ int dfu_image_sectors(const dfu_image *img, const struct dfu_layout *layout,
                 return dfu_err_set(err, DFU_E_RANGE, "address 0x%08x is outside the layout '%s'",
                                    (unsigned)a, layout->name);
             }
+            if (have_last && start != last && start < last_end) {
+                /* only a malformed layout (zones overlapping each other) gets here */
+                if (err != NULL) {
+                    err->addr = (uint32_t)a;
+                    err->has_addr = 1;
+                }
+                return dfu_err_set(err, DFU_E_RANGE,
+                                   "layout '%s' has overlapping sectors at 0x%08x", layout->name,
+                                   (unsigned)start);
+            }
             if (!have_last || start != last) {
                 int rc = fn(ud, start, size, type);
                 if (rc != 0)
                     return rc;
                 have_last = 1;
                 last = start;
+                last_end = (uint64_t)start + size;
             }
             a = (uint64_t)start + size;
         }

@@ -99,30 +99,33 @@ int dfu_image_parse_elf(const uint8_t *buf, size_t len, const char *name, dfu_im
                           phnum, (unsigned)eh->e_phoff, len);
         goto done;
     }
-    Elf32_Phdr *ph = elf32_getphdr(e);
-    if (ph == NULL) {
-        rc = dfui_err_off(err, name, eh->e_phoff, "corrupt program headers: %s", elf_errmsg(-1));
-        goto done;
-    }
     img = dfu_image_new();
     if (img == NULL) {
         rc = dfu_err_set(err, DFU_E_NOMEM, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < phnum; i++) {
-        if (ph[i].p_type != PT_LOAD || ph[i].p_filesz == 0)
-            continue; /* .bss and other NOBITS-only segments carry no bytes */
-        if (ph[i].p_offset > len || ph[i].p_filesz > len - ph[i].p_offset) {
-            rc = dfui_err_off(err, name, ph[i].p_offset,
-                              "truncated: segment %zu (%u bytes at file offset %u) runs past the "
-                              "end of the file (%zu bytes)",
-                              i, (unsigned)ph[i].p_filesz, (unsigned)ph[i].p_offset, len);
+        /* gelf_getphdr copies the entry: the table need not be aligned in the file (a
+         * fuzzed e_phoff showed elf32_getphdr handing out a misaligned array). */
+        GElf_Phdr ph;
+        if (gelf_getphdr(e, (int)i, &ph) == NULL) {
+            rc = dfui_err_off(err, name, eh->e_phoff + i * PHDR32_LEN,
+                              "corrupt program header %zu: %s", i, elf_errmsg(-1));
             goto done;
         }
-        rc = dfu_image_add(img, ph[i].p_paddr, buf + ph[i].p_offset, ph[i].p_filesz, err);
+        if (ph.p_type != PT_LOAD || ph.p_filesz == 0)
+            continue; /* .bss and other NOBITS-only segments carry no bytes */
+        if (ph.p_offset > len || ph.p_filesz > len - ph.p_offset) {
+            rc = dfui_err_off(err, name, ph.p_offset,
+                              "truncated: segment %zu (%u bytes at file offset %u) runs past the "
+                              "end of the file (%zu bytes)",
+                              i, (unsigned)ph.p_filesz, (unsigned)ph.p_offset, len);
+            goto done;
+        }
+        rc = dfu_image_add(img, ph.p_paddr, buf + ph.p_offset, ph.p_filesz, err);
         if (rc != 0) {
             if (err != NULL)
-                err->offset = (long)ph[i].p_offset;
+                err->offset = (long)ph.p_offset;
             dfu_err_prefix(err, "%s: segment %zu", dfui_name(name), i);
             if (rc == DFU_E_RANGE && err != NULL)
                 err->code = rc = DFU_E_FORMAT;
