@@ -166,5 +166,19 @@ function M.hw_it(name, fn)
   end
 end
 
+-- DFU_GC_STRESS=1: a full collection after every test, so finalizers of objects a test
+-- dropped run while the next test uses the same C core (a GC-stress run, as luv's CI does).
+if os.getenv("DFU_GC_STRESS") == "1" then
+  local ok, busted = pcall(require, "busted")
+  if ok and busted.subscribe then
+    busted.subscribe({ "test", "end" }, function()
+      collectgarbage()
+      collectgarbage()
+      return nil, true
+    end)
+  end
+  collectgarbage("incremental", 10, 400) -- collect far more often than the default
+end
+
 package.loaded.helper = M
 return M
