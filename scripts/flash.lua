@@ -23,6 +23,16 @@ local function load_images(files)
   return list, deferred
 end
 
+-- The --json object (design.md 3), also for a job that stopped half-way (ok = false).
+local function result_of(report, plan)
+  return {
+    ok = report.ok, erased = report.erased, written = report.written, skipped = report.skipped,
+    verified = report.verified,
+    left = report.left and { address = report.left.address, mode = report.left.mode } or dfu.json.null,
+    seconds = report.seconds, bytes = plan.bytes, retries = report.retries,
+  }
+end
+
 local function summary(ctx, report, plan)
   local sectors = {}
   for _, e in ipairs(report.erased) do
@@ -96,16 +106,13 @@ Blocks of 0xFF that lie in freshly erased sectors are not sent ("skipped"): the 
     if not ok then
       local err = report
       if dfu.util.is_error(err) and err.report then
+        ctx:set_result(result_of(err.report, plan))
         ctx:log("error", "stopped during %s; erased %d sector(s), wrote %d bytes",
           err.phase or "the job", #err.report.erased, err.report.written)
       end
       error(err, 0)
     end
-    ctx:set_result {
-      ok = true, erased = report.erased, written = report.written, skipped = report.skipped,
-      verified = report.verified, left = report.left and { address = report.left.address, mode = report.left.mode } or dfu.json.null,
-      seconds = report.seconds, bytes = plan.bytes, retries = report.retries,
-    }
+    ctx:set_result(result_of(report, plan))
     summary(ctx, report, plan)
   end,
 }

@@ -38,7 +38,7 @@ The output format follows OUT's extension: .bin (raw), .hex (Intel HEX), .s19/.s
     ctx.progress("read", 0, len)
     while done < len do
       local n = math.min(chunk, len - done)
-      local data, msg, code = dev:read(addr + done, n)
+      local data, msg, code = dfu.flash.read(dev, addr + done, n)
       if not data then
         util.raise(string.format("read at %s failed: %s", util.hex(addr + done), msg), code,
           { address = addr + done })

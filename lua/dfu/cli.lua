@@ -199,12 +199,10 @@ local function report_error(ctx, err, stderr)
   if ctx and ctx.json then
     local out = { ok = false, error = { code = util.is_error(err) and err.code or "ERROR", message = msg,
                   address = util.is_error(err) and err.address or nil } }
-    local partial = util.is_error(err) and err.report
+    local partial = ctx.result or (util.is_error(err) and err.report)
     if partial then
       for k, v in pairs(partial) do if out[k] == nil then out[k] = v end end
-      out.ok = false
     end
-    if ctx.result then for k, v in pairs(ctx.result) do if out[k] == nil then out[k] = v end end end
     ctx.stdout:write(json.encode(M.jsonable(out)), "\n")
   end
   stderr:write("dfush: ", msg, "\n")

@@ -152,6 +152,17 @@ function M.write(dev, runs, opts, report)
   end
 end
 
+--- dev:read with recovery: on a failure bring the device back to idle and retry.
+function M.read(dev, addr, len)
+  local got, msg, code
+  for attempt = 1, M.RETRIES do
+    got, msg, code = dev:read(addr, len)
+    if got or FATAL[code] then break end
+    if attempt < M.RETRIES then dev:abort_to_idle() end
+  end
+  return got, msg, code
+end
+
 --- Compare the device with segments {{address=, data=}...}; progress("verify", ...).
 --- Raises "VERIFY" naming the first differing address.
 function M.verify(dev, segs, opts)
@@ -165,10 +176,10 @@ function M.verify(dev, segs, opts)
     while off < #s.data do
       local want = s.data:sub(off + 1, off + chunk)
       local addr = s.address + off
-      local got, msg, code = dev:read(addr, #want)
+      local got, msg, code = M.read(dev, addr, #want)
       if not got then
-        fail(dev, string.format("verify: read at %s failed: %s", hex(addr), msg), code,
-          { address = addr, phase = "verify" })
+        fail(dev, string.format("verify: read at %s failed: %s; the data is written but not " ..
+          "verified: run dfush verify", hex(addr), msg), code, { address = addr, phase = "verify" })
       end
       local i = util.first_diff(got, want)
       if i then
@@ -236,7 +247,6 @@ function M.execute(dev, plan, opts, fam)
       { address = type(opts.leave) == "number" and opts.leave or nil })
   end
   local t0 = dev:now()
-  report.started = t0
   local phase_t = {}
   local function mark(name, t) phase_t[name] = dev:now() - t end
   local ok, err = pcall(function()
