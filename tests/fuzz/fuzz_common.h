@@ -17,7 +17,7 @@
     } while (0)
 
 /* Segments are sorted, non-empty, non-overlapping and not touching (coalesced). */
-static void fuzz_check_sorted(const dfu_image *img)
+static inline void fuzz_check_sorted(const dfu_image *img)
 {
     for (size_t i = 0; i < dfu_image_count(img); i++) {
         const struct dfu_segment *s = dfu_image_segment(img, i);
@@ -30,7 +30,7 @@ static void fuzz_check_sorted(const dfu_image *img)
     }
 }
 
-static void fuzz_check_same(const dfu_image *a, const dfu_image *b)
+static inline void fuzz_check_same(const dfu_image *a, const dfu_image *b)
 {
     FUZZ_CHECK(dfu_image_count(a) == dfu_image_count(b));
     for (size_t i = 0; i < dfu_image_count(a); i++) {
@@ -41,7 +41,7 @@ static void fuzz_check_same(const dfu_image *a, const dfu_image *b)
 }
 
 /* A parsed image survives write + parse in @fmt unchanged (entry too, except for DfuSe). */
-static void fuzz_round_trip(const dfu_image *img, enum dfu_format fmt)
+static inline void fuzz_round_trip(const dfu_image *img, enum dfu_format fmt)
 {
     struct dfu_write_opts wo;
     struct dfu_err e;
