@@ -242,10 +242,20 @@ function M.load(path)
 end
 
 --- Recipe directories: extra (--recipes DIR ...) first, then package.dfush_scripts.
+--- Without the dfush host (stock lua5.4), the recipe directories are the package.path
+--- entries ending in scripts/?.lua, plus $DFUSH_PATH.
 function M.dirs(extra)
   local out = {}
   for _, d in ipairs(extra or {}) do out[#out + 1] = d end
-  for _, d in ipairs(package.dfush_scripts or {}) do out[#out + 1] = d end
+  if package.dfush_scripts then
+    for _, d in ipairs(package.dfush_scripts) do out[#out + 1] = d end
+  else
+    for tmpl in package.path:gmatch("[^;]+") do
+      local d = tmpl:match("^(.*scripts)/%?%.lua$")
+      if d then out[#out + 1] = d end
+    end
+    for d in (os.getenv("DFUSH_PATH") or ""):gmatch("[^:]+") do out[#out + 1] = d end
+  end
   return out
 end
 
