@@ -33,6 +33,7 @@
 #endif
 
 static const char *progname = "dfush";
+static long alloc_left = -1; /* DFU_FAIL_ALLOC_AFTER=N: growing allocations fail after N (tests) */
 static lua_State *globalL = NULL;
 
 /* ---- errors and Ctrl-C (as lua.c) ---- */
@@ -333,6 +334,21 @@ static void repl(lua_State *L)
 
 /* ---- main ---- */
 
+static void *fail_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    (void)ud;
+    if (nsize == 0) {
+        free(ptr);
+        return NULL;
+    }
+    if (ptr == NULL || nsize > osize) {
+        if (alloc_left == 0)
+            return NULL;
+        alloc_left--;
+    }
+    return realloc(ptr, nsize);
+}
+
 static int is_lua_mode(int argc, char **argv)
 {
     const char *a = argc > 1 ? argv[1] : NULL;
@@ -457,6 +473,10 @@ int main(int argc, char **argv)
     if (L == NULL) {
         fprintf(stderr, "%s: cannot create state: not enough memory\n", progname);
         return 1;
+    }
+    if (getenv("DFU_FAIL_ALLOC_AFTER") != NULL) {
+        alloc_left = atol(getenv("DFU_FAIL_ALLOC_AFTER"));
+        lua_setallocf(L, fail_alloc, NULL);
     }
     lua_pushcfunction(L, pmain);
     lua_pushinteger(L, argc);
