@@ -269,14 +269,16 @@ static void start_job(dfu_sim *s)
 {
     struct job_result jr = {DFU_STATUS_OK, 0, 0, 0, NULL};
 
-    if (s->job == SIM_JOB_CMD)
-        run_cmd(s, &jr);
-    else if (s->job == SIM_JOB_WRITE && dfuse(s))
-        run_write(s, &jr);
-    else if (s->job == SIM_JOB_WRITE)
-        run_plain(s, &jr);
-    if (s->job_status != 0) /* an injected bStatus for this DNLOAD */
+    if (s->job_status != 0) { /* an injected bStatus for this DNLOAD: nothing is done */
         jr.status = s->job_status;
+        jr.poll_ms = s->job == SIM_JOB_CMD ? s->p->poll_erase : s->p->poll_write;
+    } else if (s->job == SIM_JOB_CMD) {
+        run_cmd(s, &jr);
+    } else if (s->job == SIM_JOB_WRITE && dfuse(s)) {
+        run_write(s, &jr);
+    } else if (s->job == SIM_JOB_WRITE) {
+        run_plain(s, &jr);
+    }
     if (!dfuse(s))
         jr.poll_ms = (unsigned)((jr.busy_us + 999) / 1000);
     if (s->fflags & SIM_FF_EARLYSTALL) /* STM32L4: reports less than it needs */
