@@ -110,31 +110,28 @@ static int isfile(const char *p)
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Append to the buffer the ';'-separated entries of @path except those that search the
- * current directory (a stray dfu/flash.lua in the cwd must not replace ours). */
-static void addpath(luaL_Buffer *b, const char *path)
-{
-    while (*path != '\0') {
-        const char *semi = strchr(path, ';');
-        size_t len = semi != NULL ? (size_t)(semi - path) : strlen(path);
+/* package.path: our dirs first, then the defaults minus the ./ entries (a stray dfu/flash.lua
+ * in the cwd must not replace ours); package.dfush_scripts: scripts dir + DFUSH_PATH dirs. */
+static const char setpaths_lua[] =
+    "local luadir, scriptdir = ...\n"
+    "local p = { luadir .. '/?.lua', luadir .. '/?/init.lua', scriptdir .. '/?.lua' }\n"
+    "for e in package.path:gmatch('[^;]+') do\n"
+    "  if e:sub(1, 2) ~= './' then p[#p + 1] = e end\n"
+    "end\n"
+    "package.path = table.concat(p, ';')\n"
+    "package.dfush_scripts = { scriptdir }\n"
+    "for d in (os.getenv('DFUSH_PATH') or ''):gmatch('[^:]+') do\n"
+    "  table.insert(package.dfush_scripts, d)\n"
+    "end\n";
 
-        if (len > 0 && strncmp(path, "./", 2) != 0) {
-            luaL_addchar(b, ';');
-            luaL_addlstring(b, path, len);
-        }
-        path += len + (semi != NULL);
-    }
-}
-
-/* package.path: our dirs first, then the default minus ./; package.dfush_scripts. */
 static void setpaths(lua_State *L)
 {
     char exe[PATH_MAX], probe[PATH_MAX + 32], repo[PATH_MAX];
-    const char *luadir = DFU_INSTALL_LUADIR, *scriptdir = DFU_INSTALL_SCRIPTDIR, *env, *old;
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    luaL_Buffer b;
-    int i = 1;
 
+    luaL_loadbuffer(L, setpaths_lua, sizeof setpaths_lua - 1, "=setpaths");
+    lua_pushstring(L, DFU_INSTALL_LUADIR);
+    lua_pushstring(L, DFU_INSTALL_SCRIPTDIR); /* [fn luadir scriptdir] */
     if (n > 0) {
         exe[n] = '\0';
         if (strrchr(exe, '/') != NULL)
@@ -143,37 +140,13 @@ static void setpaths(lua_State *L)
         if (realpath(probe, repo) != NULL) {
             snprintf(probe, sizeof probe, "%s/lua/dfu/init.lua", repo);
             if (isfile(probe)) { /* running from a build tree inside the repository */
-                luadir = lua_pushfstring(L, "%s/lua", repo);
-                scriptdir = lua_pushfstring(L, "%s/scripts", repo);
+                lua_pop(L, 2);
+                lua_pushfstring(L, "%s/lua", repo);
+                lua_pushfstring(L, "%s/scripts", repo);
             }
         }
     }
-    lua_getglobal(L, "package"); /* [.. package] */
-    lua_getfield(L, -1, "path"); /* [.. package path] */
-    old = lua_tostring(L, -1);
-    luaL_buffinit(L, &b);
-    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s/?.lua", luadir, luadir, scriptdir);
-    luaL_addvalue(&b);
-    addpath(&b, old != NULL ? old : "");
-    luaL_pushresult(&b);         /* [.. package path newpath] */
-    lua_setfield(L, -3, "path"); /* [.. package path] */
-    lua_pop(L, 1);               /* [.. package] */
-    lua_newtable(L);             /* [.. package dirs] */
-    lua_pushstring(L, scriptdir);
-    lua_rawseti(L, -2, i++);
-    env = getenv("DFUSH_PATH");
-    while (env != NULL && *env != '\0') {
-        const char *colon = strchr(env, ':');
-        size_t len = colon != NULL ? (size_t)(colon - env) : strlen(env);
-
-        if (len > 0) {
-            lua_pushlstring(L, env, len);
-            lua_rawseti(L, -2, i++);
-        }
-        env = colon != NULL ? colon + 1 : NULL;
-    }
-    lua_setfield(L, -2, "dfush_scripts"); /* [.. package] */
-    lua_pop(L, 1);
+    lua_call(L, 2, 0);
 }
 
 /* ---- arg table and running code ---- */
@@ -233,14 +206,19 @@ static int runscript(lua_State *L, char **argv, int script)
 
 /* ---- REPL ---- */
 
-/* One line from the user: readline on a TTY (when built with it), plain stdin otherwise. */
-static char *readline_line(const char *prompt)
+/* One line from the user: readline on a TTY (when built with it), plain stdin otherwise. The
+ * line stays owned here (freed by the next read, or at exit) so a raise cannot leak it. */
+static char *cur_line = NULL;
+
+static const char *readline_line(const char *prompt)
 {
     char buf[4096];
 
+    free(cur_line);
+    cur_line = NULL;
 #ifdef DFU_USE_READLINE
     if (isatty(0))
-        return readline(prompt);
+        return cur_line = readline(prompt);
 #endif
     if (isatty(0)) {
         fputs(prompt, stdout);
@@ -249,19 +227,18 @@ static char *readline_line(const char *prompt)
     if (fgets(buf, sizeof buf, stdin) == NULL)
         return NULL;
     buf[strcspn(buf, "\n")] = '\0';
-    return strdup(buf);
+    return cur_line = strdup(buf);
 }
 
 /* Read one chunk: an expression (printed) or statements, with continuation lines. */
 static int loadline(lua_State *L, const char *hist)
 {
-    char *line = readline_line("> ");
+    const char *line = readline_line("> ");
     int status;
 
     if (line == NULL)
         return -1;
     lua_pushstring(L, line); /* [src] */
-    free(line);
     lua_pushfstring(L, "return %s", lua_tostring(L, -1));
     status = luaL_loadbuffer(L, lua_tostring(L, -1), lua_rawlen(L, -1), "=stdin");
     lua_remove(L, -2);      /* [src fn|err] */
@@ -280,8 +257,7 @@ static int loadline(lua_State *L, const char *hist)
             if (line == NULL)
                 return -1;
             lua_pushfstring(L, "%s\n%s", lua_tostring(L, -1), line); /* [src src2] */
-            free(line);
-            lua_remove(L, -2); /* [src2] */
+            lua_remove(L, -2);                                       /* [src2] */
         }
     }
 #ifdef DFU_USE_READLINE
@@ -354,12 +330,9 @@ static int is_lua_mode(int argc, char **argv)
     const char *a = argc > 1 ? argv[1] : NULL;
     size_t len;
 
-    if (a == NULL)
-        return 1;
-    if (strcmp(a, "-e") == 0 || strcmp(a, "-l") == 0 || strcmp(a, "-i") == 0 ||
-        strcmp(a, "-") == 0 || strcmp(a, "--") == 0 || strncmp(a, "-e", 2) == 0 ||
-        strncmp(a, "-l", 2) == 0)
-        return 1;
+    if (a == NULL || strcmp(a, "-i") == 0 || strcmp(a, "-") == 0 || strcmp(a, "--") == 0 ||
+        strncmp(a, "-e", 2) == 0 || strncmp(a, "-l", 2) == 0)
+        return 1; /* lua.c options */
     len = strlen(a);
     return a[0] != '-' && ((len > 4 && strcmp(a + len - 4, ".lua") == 0) || isfile(a));
 }
@@ -485,6 +458,7 @@ int main(int argc, char **argv)
     code = status == LUA_OK ? (int)lua_tointeger(L, -1) : 1;
     report(L, status);
     lua_close(L); /* runs the finalizers: devices and simulators close */
+    free(cur_line);
     if (code == 0 && dfulua_interrupt)
         code = 130;
     return code;
