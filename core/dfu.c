@@ -228,20 +228,6 @@ int dfui_poll(dfu_dev *d, struct dfu_status *st, uint64_t start_us, unsigned cei
         if (rc != 0)
             return rc;
         now = dfu_transport_now_us(d->t);
-        /* Spec policy: wait bwPollTimeout before asking again while the device is busy. Early
-         * policy: ask at once; a device such as the STM32 ROM holds the answer until the job
-         * ends. dfuDNLOAD-SYNC asks for a GETSTATUS without delay in either policy;
-         * dfuMANIFEST is always waited out (the device may be about to drop off the bus). */
-        if (!(dfui_poll_early(d) && st->state == DFU_STATE_DNBUSY) &&
-            st->state != DFU_STATE_DNLOAD_SYNC && st->state != DFU_STATE_MANIFEST_SYNC) {
-            uint64_t us = (uint64_t)st->poll_timeout * 1000u;
-
-            if (now < deadline && us > deadline - now)
-                us = deadline - now;
-            if (us > 0)
-                dfu_transport_sleep_us(d->t, us);
-            now = dfu_transport_now_us(d->t);
-        }
         if (now >= deadline || ++polls > max_polls) {
             if (err != NULL) {
                 err->dfu_status = st->status;
@@ -250,8 +236,25 @@ int dfui_poll(dfu_dev *d, struct dfu_status *st, uint64_t start_us, unsigned cei
             return dfu_err_set(err, DFU_E_TIMEOUT, "device still %s after %u ms",
                                dfu_state_name(st->state), ceiling_ms);
         }
+        /* Spec policy: wait bwPollTimeout before asking again while the device is busy. Early
+         * policy: ask at once; a device such as the STM32 ROM holds the answer until the job
+         * ends. dfuDNLOAD-SYNC asks for a GETSTATUS without delay in either policy;
+         * dfuMANIFEST is always waited out (the device may be about to drop off the bus).
+         * The wait is cut at the ceiling, where one last GETSTATUS is sent. */
+        if (!(dfui_poll_early(d) && st->state == DFU_STATE_DNBUSY) &&
+            st->state != DFU_STATE_DNLOAD_SYNC && st->state != DFU_STATE_MANIFEST_SYNC) {
+            uint64_t us = (uint64_t)st->poll_timeout * 1000u;
+
+            if (us > deadline - now)
+                us = deadline - now;
+            if (us > 0)
+                dfu_transport_sleep_us(d->t, us);
+            now = dfu_transport_now_us(d->t);
+        }
         rc = dfui_getstatus(d, &next,
-                            (unsigned)((deadline - now + 999u) / 1000u) + DFUI_HOLD_MARGIN_MS, err);
+                            (unsigned)((now < deadline ? deadline - now + 999u : 0) / 1000u) +
+                                DFUI_HOLD_MARGIN_MS,
+                            err);
         if (rc == DFU_E_PIPE && stalls < DFUI_MAX_POLL_STALLS) {
             /* STM32L4: reports too short a bwPollTimeout for a page erase and stalls EP0 when
              * polled before it ends. Fall back to spec polling, wait and ask again. */
@@ -265,9 +268,10 @@ int dfui_poll(dfu_dev *d, struct dfu_status *st, uint64_t start_us, unsigned cei
                             "device stalled an early GETSTATUS; polling per bwPollTimeout");
             }
             now = dfu_transport_now_us(d->t);
-            if (now < deadline && us > deadline - now)
-                us = deadline - now;
-            dfu_transport_sleep_us(d->t, us);
+            if (us > (now < deadline ? deadline - now : 0))
+                us = now < deadline ? deadline - now : 0;
+            if (us > 0)
+                dfu_transport_sleep_us(d->t, us);
             continue;
         }
         if (rc != 0)
