@@ -1,7 +1,6 @@
 -- dfush flash: plan the whole job, erase the touched sectors once, write, verify, leave.
 local dfu = require "dfu"
 local util = dfu.util
-local check = dfu.check
 
 -- Load every file. A raw binary without @ADDR is only an error for DfuSe devices (a plain
 -- DFU 1.1 device takes the blob as it is), so that error waits until the device is known.

@@ -186,15 +186,7 @@ end
 
 local function report_error(ctx, err, stderr)
   local code = M.exit_code(err)
-  local msg
-  if util.is_error(err) then
-    msg = err.msg
-  else
-    msg = tostring(err)
-    if ctx and ctx.verbose > 0 and err and not util.is_error(err) then
-      msg = msg -- traceback already attached by the handler
-    end
-  end
+  local msg = util.is_error(err) and err.msg or tostring(err)
   if ctx then ctx.progress.finish() end
   if ctx and ctx.json then
     local out = { ok = false, error = { code = util.is_error(err) and err.code or "ERROR", message = msg,
@@ -206,8 +198,8 @@ local function report_error(ctx, err, stderr)
     ctx.stdout:write(json.encode(M.jsonable(out)), "\n")
   end
   stderr:write("dfush: ", msg, "\n")
-  if code == 2 and util.is_error(err) and err.code == "USAGE" and ctx and ctx.command then
-    -- short reminder of the right form
+  if util.is_error(err) and err.code == "USAGE" and ctx and ctx.command then
+    stderr:write("(see: dfush help ", ctx.command, ")\n")
   end
   return code
 end

@@ -270,11 +270,8 @@ function M.execute(dev, plan, opts, fam)
       mark("erase", t)
     end
     local runs_by_part = {}
-    local erase_list = {}
     for _, part in ipairs(plan.parts) do
       local erased = {}
-      local list = (plan.full and part.alt == plan.flash_alt) and {} or part.erase
-      for _, s in ipairs(list) do erase_list[#erase_list + 1] = { part = part, s = s } end
       local covered = plan.full and part.alt == plan.flash_alt
       for _, s in ipairs(part.erase) do erased[#erased + 1] = s end
       local function is_erased(a, n)

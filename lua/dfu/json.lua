@@ -89,7 +89,7 @@ end
 
 -- ---- decoder ----
 
-local function derr(s, i, what)
+local function derr(_, i, what)
   error(string.format("json: %s at offset %d", what, i), 0)
 end
 

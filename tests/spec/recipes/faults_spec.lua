@@ -59,11 +59,12 @@ describe("flash with faults", function()
     local dev, state = support.simdev("stm32h753")
     assert.are.equal(0, support.cli({ "-q", "-d", dev, "flash", helper.fixture("h7_seed.elf") }).code)
     -- change one byte behind the tool's back
-    local sim = support.sim_state("stm32h753", state)
-    local b = sim:read(0x08000010, 1)
-    sim:write(0x08000010, string.char(b:byte() ~ 0x01))
-    sim:save()
-    sim = nil
+    do
+      local sim = support.sim_state("stm32h753", state)
+      local b = sim:read(0x08000010, 1)
+      sim:write(0x08000010, string.char(b:byte() ~ 0x01))
+      sim:save()
+    end
     collectgarbage()
     local r = support.cli({ "-d", dev, "--json", "verify", helper.fixture("h7_seed.elf") })
     assert.are.equal(1, r.code)

@@ -238,7 +238,7 @@ describe("dfush flash", function()
       end
 
       it("downloads a raw binary to a plain DFU 1.1 device and verifies it by upload", function()
-        local dev, state = support.simdev("dfu11")
+        local dev = support.simdev("dfu11")
         local r = run({ "-d", dev, "--json", "flash", helper.fixture("h7_seed.bin") })
         assert.are.equal(0, r.code, r.stderr)
         local out = assert(support.json.decode(r.stdout))
