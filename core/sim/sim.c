@@ -496,11 +496,15 @@ static int tp_wait(struct dfu_transport *t, unsigned timeout_ms, struct dfu_err 
     uint64_t limit = s->now + (uint64_t)timeout_ms * 1000u;
 
     tick(s);
+    if (s->reset_at != 0 && s->reset_at <= limit) { /* a reset is pending at the end of a job */
+        s->now = s->reset_at;
+        tick(s);
+    }
     if (s->mode != DFU_SIM_ROM && s->reenum_at != 0 && s->reenum_at <= limit) {
         s->now = s->reenum_at;
         tick(s);
     }
-    if (s->mode == DFU_SIM_ROM) {
+    if (s->mode == DFU_SIM_ROM && s->reset_at == 0) {
         s->stale = 0;
         return 0;
     }
