@@ -368,6 +368,78 @@ static int test_round_trips(void)
     return 0;
 }
 
+/* Records in reverse order (each HEX data record with its own type 04 record before it) load
+ * to the same image as the file in order. */
+static int test_any_record_order(void)
+{
+    struct dfu_err e;
+    dfu_image *img = NULL, *back = NULL;
+    T_OK(load_fixture("h7_dualbank.hex", NULL, &img, &e), e);
+    size_t len;
+    char *text = slurp(DFU_FIXTURES "/h7_dualbank.hex", &len);
+    T_ASSERT(text != NULL);
+    /* split into lines, remember the 04 record in force for each data record */
+    size_t nlines = 0, cap = 1024;
+    char **lines = malloc(cap * sizeof *lines);
+    char **ext = malloc(cap * sizeof *ext);
+    char *cur_ext = NULL;
+    for (char *p = strtok(text, "\r\n"); p != NULL; p = strtok(NULL, "\r\n")) {
+        if (strncmp(p, ":02000004", 9) == 0) {
+            cur_ext = p;
+            continue;
+        }
+        if (nlines == cap) {
+            cap *= 2;
+            lines = realloc(lines, cap * sizeof *lines);
+            ext = realloc(ext, cap * sizeof *ext);
+        }
+        ext[nlines] = cur_ext;
+        lines[nlines++] = p;
+    }
+    /* reversed: EOF stays last */
+    size_t outcap = len * 2, o = 0;
+    char *out = malloc(outcap);
+    for (size_t i = nlines - 1; i-- > 0;) {
+        if (ext[i] != NULL)
+            o += (size_t)sprintf(out + o, "%s\n", ext[i]);
+        o += (size_t)sprintf(out + o, "%s\n", lines[i]);
+    }
+    o += (size_t)sprintf(out + o, "%s\n", lines[nlines - 1]);
+    T_OK(dfu_image_parse_ihex((const uint8_t *)out, o, "rev.hex", &back, &e), e);
+    if (same_segments(img, back) != 0)
+        return 1;
+    T_EQ_INT(dfu_image_entry(back), dfu_image_entry(img));
+    dfu_image_free(back);
+    free(out);
+    free(lines);
+    free(ext);
+    free(text);
+
+    /* S-records need no context: reverse the data lines outright */
+    text = slurp(DFU_FIXTURES "/h7_dualbank.s19", &len);
+    T_ASSERT(text != NULL);
+    nlines = 0;
+    lines = malloc((len / 8 + 1) * sizeof *lines);
+    for (char *p = strtok(text, "\r\n"); p != NULL; p = strtok(NULL, "\r\n"))
+        lines[nlines++] = p;
+    T_ASSERT(nlines > 2);
+    out = malloc(len * 2);
+    o = (size_t)sprintf(out, "%s\n", lines[0]);
+    for (size_t i = nlines - 1; i-- > 1;)
+        if (lines[i][1] >= '1' && lines[i][1] <= '3')
+            o += (size_t)sprintf(out + o, "%s\n", lines[i]);
+    o += (size_t)sprintf(out + o, "%s\n", lines[nlines - 1]);
+    T_OK(dfu_image_parse_srec((const uint8_t *)out, o, "rev.s19", &back, &e), e);
+    if (same_segments(img, back) != 0)
+        return 1;
+    dfu_image_free(back);
+    free(out);
+    free(lines);
+    free(text);
+    dfu_image_free(img);
+    return 0;
+}
+
 /* The .dfu fixture's bytes come back identical when rewritten from its targets. */
 static int test_dfuse_rewrite_identical(void)
 {
@@ -541,6 +613,7 @@ static const struct t_case cases[] = {
     {"truth", test_truth},
     {"all_fixtures_covered", test_all_fixtures_covered},
     {"round_trips", test_round_trips},
+    {"any_record_order", test_any_record_order},
     {"dfuse_rewrite_identical", test_dfuse_rewrite_identical},
     {"dfuse_pack_reads_ours", test_dfuse_pack_reads_ours},
     {"dfu_suffix_reads_ours", test_dfu_suffix_reads_ours},

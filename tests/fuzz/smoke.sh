@@ -6,7 +6,7 @@ set -eu
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${DFU_FUZZ_BUILD:-$src/build-fuzz}
-secs=${DFU_FUZZ_SECONDS:-15}
+secs=${DFU_FUZZ_SECONDS:-14}
 
 if ! command -v clang >/dev/null 2>&1; then
     echo "smoke.sh: clang not found, skipping"
