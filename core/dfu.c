@@ -550,6 +550,11 @@ uint64_t dfu_dev_transfers(const dfu_dev *d)
 
 static int transfer_size(dfu_dev *d, struct dfu_err *err)
 {
+    /* On a DfuSe device block 0 is a command and block 1 is reserved: plain block numbering
+     * would send the image as commands. */
+    if (dfu_dev_is_dfuse(d))
+        return dfu_err_set(err, DFU_E_NOT_SUPPORTED,
+                           "DfuSe device: use the DfuSe write/read (address-based) transfers");
     if (d->info.transfer_size == 0)
         return dfu_err_set(err, DFU_E_NOT_SUPPORTED, "device reports wTransferSize 0");
     return d->info.transfer_size;

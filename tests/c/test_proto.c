@@ -652,6 +652,10 @@ static int test_read_unprotect(void)
 
     T_ASSERT(d != NULL);
     dfu_err_clear(&e);
+    /* plain DFU transfers are refused on a DfuSe device before anything is sent */
+    px_reset(p);
+    T_EQ_INT(dfu_download(d, buf, sizeof buf, NULL, &e), DFU_E_NOT_SUPPORTED);
+    T_EQ_INT(p->count[DFUI_REQ_DNLOAD] + p->count[DFUI_REQ_GETSTATUS], 0);
     /* protected: reading flash fails with errVENDOR (or a stall) */
     T_ASSERT(dfuse_read(d, FLASH, buf, sizeof buf, NULL, &e) != 0);
     px_reset(p);
