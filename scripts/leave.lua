@@ -30,8 +30,28 @@ Sends SET_ADDRESS(ADDR), a zero-length DNLOAD and one GETSTATUS; the device then
     local target, mode = dfu.leave.choose(p.leave_mode, plan, { address = addr })
     if flash_alt and dev:alt() ~= flash_alt.alt then dfu.check(dev:set_alt(flash_alt.alt)) end
     dfu.check(dev:abort_to_idle())
+    -- look at the vector table on the device before jumping
+    local warnings = dfu.json.array {}
+    if mode == "vector" then
+      local fam = dev:family()
+      local vt = dev:read(target, 8)
+      dev:abort_to_idle()
+      if vt and #vt == 8 then
+        local sp, pc = string.unpack("<I4I4", vt)
+        if sp == 0xFFFFFFFF and pc == 0xFFFFFFFF then
+          warnings[#warnings + 1] = string.format("the flash at %s is erased: there is no application to start",
+            util.hex(target))
+        else
+          for _, n in ipairs(dfu.leave.check(sp, pc, target, fam, dfu.leave.rom_id(dev, fam))) do
+            warnings[#warnings + 1] = n
+          end
+        end
+      end
+      for _, n in ipairs(warnings) do ctx:log("warn", "%s", n) end
+    end
     local r = dfu.leave.run(dev, target, mode)
-    ctx:set_result { ok = true, left = { address = r.address, mode = r.mode }, answered = r.answered }
+    ctx:set_result { ok = true, left = { address = r.address, mode = r.mode }, answered = r.answered,
+                     warnings = warnings }
     ctx:say("left DFU at %s (mode %s)%s", util.hex(r.address), r.mode,
       r.answered and (", device reported " .. tostring(r.state_name)) or ", the device dropped off the bus")
   end,

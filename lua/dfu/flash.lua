@@ -320,7 +320,12 @@ function M.execute(dev, plan, opts, fam)
     end
     if leave_addr then
       if dev:alt() ~= plan.flash_alt then util.check(dev:set_alt(plan.flash_alt)) end
-      for _, note in ipairs(leave_mod.check_vectors(plan, leave_addr, fam)) do log("warn", note) end
+      local rom = fam and fam.jump_bug and leave_mod.rom_id(dev, fam) or nil
+      for _, note in ipairs(leave_mod.check_vectors(plan, leave_addr, fam, rom)) do
+        log("warn", note)
+        report.warnings = report.warnings or json.array {}
+        report.warnings[#report.warnings + 1] = note
+      end
       report.left = leave_mod.run(dev, leave_addr, leave_mode)
     end
   end)

@@ -74,23 +74,49 @@ function M.choose(mode, plan, opts)
   return addr, eff or mode
 end
 
---- Notes on the vector table at addr (problems the user should know about before leaving).
-function M.check_vectors(plan, addr, family)
-  local notes = {}
+--- Notes on the vector table at addr (problems the user should know about before leaving):
+--- SP outside RAM, a reset vector without the Thumb bit, and the family's known ROM jump bug
+--- for this bootloader ID (rom_id may be nil when it could not be read).
+function M.check_vectors(plan, addr, family, rom_id)
   local sp, pc = M.vectors(plan, addr)
+  return M.check(sp, pc, addr, family, rom_id)
+end
+
+--- The same checks for a vector table given as its SP and reset vector words.
+function M.check(sp, pc, addr, family, rom_id)
+  local notes = {}
   if not sp then return notes end
-  local in_ram = false
+  local region
   for _, r in ipairs(family and family.ram or {}) do
-    if sp >= r[1] and sp <= r[2] then in_ram = true end
+    if sp >= r[1] and sp <= r[2] then region = r end
   end
-  if family and family.ram and not in_ram then
+  if family and family.ram and not region then
     notes[#notes + 1] = string.format("the word at %s (initial SP 0x%08X) is not a RAM address; " ..
       "the ROM will not start the application from this vector table", util.hex(addr), sp)
   end
   if pc and pc & 1 == 0 then
     notes[#notes + 1] = string.format("the reset vector 0x%08X is not a Thumb address (bit 0 clear)", pc)
   end
+  local bug = family and family.jump_bug
+  if bug and rom_id and region then
+    for _, id in ipairs(bug.ids) do
+      if id == rom_id and sp > region[2] - bug.sp_margin then
+        notes[#notes + 1] = string.format("bootloader ID 0x%02X cannot start an application whose " ..
+          "initial SP (0x%08X) is above RAM end - %d (0x%08X) (AN2606 known limitation): expect " ..
+          "the application not to start", rom_id, sp, bug.sp_margin, region[2] - bug.sp_margin)
+      end
+    end
+  end
   return notes
+end
+
+--- Read the bootloader ID byte of the family (nil when unknown or unreadable).
+function M.rom_id(dev, family)
+  if not (family and family.id_address) then return nil end
+  local b = dev:read(family.id_address, 1)
+  dev:abort_to_idle()
+  if b and #b == 1 then return b:byte() end
+  return nil
 end
 
 --- Perform the leave. Returns {address=, mode=, answered=bool, state_name=s|nil}.

@@ -14,6 +14,9 @@ return {
     -- Bootloader ID byte (AN2606 table "bootloader ID"), 0x90 = V9.0.
     id_address = 0x1FF1E7FE,
     ram = { { 0x20000000, 0x20020000 }, { 0x24000000, 0x24080000 } },
+    -- AN2606 STM32H74x/75x V9.0-V9.2: "application stack pointer must be lower than
+    -- (RAM end - 16 bytes)" or the jump fails.
+    jump_bug = { ids = { 0x90, 0x91, 0x92 }, sp_margin = 16 },
     known_bugs = {
       [0x90] = "jump fails when the application's initial SP > RAM end - 16 (AN2606 V9.0-V9.2)",
       [0x91] = "jump fails when the application's initial SP > RAM end - 16 (AN2606 V9.0-V9.2)",
