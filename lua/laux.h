@@ -20,8 +20,8 @@
 #define DFU_MT_BOX "dfu.Box" /* scratch memory owned by the GC (lauxlib UBox shape) */
 
 /* Log lines buffered between a device's C calls and their delivery to Lua. */
-#define DFULUA_LOG_LINES 64
-#define DFULUA_LOG_LEN 240
+#define DFULUA_LOG_LINES 256
+#define DFULUA_LOG_LEN 200
 
 /* Device box. dev == NULL means closed. Uservalue 1: the parent (dfu.Sim or nil); uservalue 2:
  * the on_log function. The dfu_log sink points into this block, which never moves. */

@@ -295,6 +295,21 @@ describe("dfu.Device", function()
       assert.are.equal(n, #lines)
     end)
 
+    it("a flood of lines is bounded and ends with the count of dropped lines", function()
+      assert(dev:erase_page(FLASH))
+      local lines = {}
+      dev:on_log(function(level, msg) lines[#lines + 1] = { level, msg } end, "io")
+      assert(dev:write(FLASH, pattern(100 * 1024)))
+      assert.is_true(#lines > 100)
+      assert.is_true(#lines <= 257)
+      assert.are.equal("warn", lines[#lines][1])
+      assert.matches("^%d+ log lines dropped$", lines[#lines][2])
+      -- the next call starts with an empty buffer
+      lines = {}
+      assert(dev:getstatus())
+      assert.is_true(#lines >= 1 and #lines < 10)
+    end)
+
     it("a raising log function raises from the primitive after it completed", function()
       dev:on_log(function() error("log handler failed") end, "io")
       local ok, err = pcall(dev.erase_page, dev, FLASH)
