@@ -348,6 +348,8 @@ dfu_image *dfu_image_target(const dfu_image *img, size_t i, uint8_t *alt, const 
 int dfu_image_add_target(dfu_image *img, uint8_t alt, const char *name, dfu_image *target,
                          struct dfu_err *err)
 {
+    if (target == NULL)
+        return dfu_err_set(err, DFU_E_INVALID, "no target image");
     struct target *t = realloc(img->targets, (img->ntargets + 1) * sizeof *t);
     if (t == NULL) {
         dfu_image_free(target);
