@@ -33,7 +33,9 @@ int dfui_control(dfu_dev *d, const struct dfu_ctrl *req, uint8_t *data, size_t *
     rc = d->t->ops->control(d->t, req, data, &n, timeout_ms, err);
     if (len != NULL)
         *len = n;
-    if (req->bmRequestType == 0x21 || req->bmRequestType == 0xA1) {
+    if (rc == 0 && req->bmRequestType == 0xA1 && req->bRequest == DFUI_REQ_GETSTATUS) {
+        /* logged by dfui_getstatus with the decoded status, still one line */
+    } else if (req->bmRequestType == 0x21 || req->bmRequestType == 0xA1) {
         dfu_log_msg(&d->log, DFU_LOG_IO, "%s wValue=%u wLength=%u -> %s%s%zu",
                     req_name(req->bRequest), req->wValue, req->wLength,
                     rc == 0 ? "" : dfu_err_name(rc), rc == 0 ? "" : " ", n);
@@ -100,8 +102,10 @@ int dfui_getstatus(dfu_dev *d, struct dfu_status *st, unsigned timeout_ms, struc
     rc = class_in(d, DFUI_REQ_GETSTATUS, 0, b, sizeof b, &got, timeout_ms, err);
     if (rc != 0)
         return rc;
-    if (got < sizeof b)
+    if (got < sizeof b) {
+        dfu_log_msg(&d->log, DFU_LOG_IO, "GETSTATUS -> short reply %zu", got);
         return dfu_err_set(err, DFU_E_IO, "GETSTATUS: short reply (%zu of 6 bytes)", got);
+    }
     st->status = b[0];
     st->poll_timeout = (uint32_t)b[1] | (uint32_t)b[2] << 8 | (uint32_t)b[3] << 16;
     st->state = b[4];
@@ -112,7 +116,7 @@ int dfui_getstatus(dfu_dev *d, struct dfu_status *st, unsigned timeout_ms, struc
         err->dfu_status = st->status;
         err->dfu_state = st->state;
     }
-    dfu_log_msg(&d->log, DFU_LOG_IO, "  status %s state %s poll %u ms", dfu_status_name(st->status),
+    dfu_log_msg(&d->log, DFU_LOG_IO, "GETSTATUS -> %s %s poll %u ms", dfu_status_name(st->status),
                 dfu_state_name(st->state), (unsigned)st->poll_timeout);
     return 0;
 }
