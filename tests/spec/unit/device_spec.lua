@@ -131,6 +131,16 @@ describe("dfu.Device", function()
       assert.is_true(dev:abort_to_idle())
     end)
 
+    it("detach in DFU mode is a protocol error (STALL) that clrstatus clears", function()
+      local ok, msg, code = dev:detach(100)
+      assert.is_nil(ok)
+      assert.matches("DETACH", msg, 1, true)
+      assert.are.equal("PIPE", code)
+      assert.are.equal("dfuERROR", assert(dev:getstatus()).state_name)
+      assert.is_true(dev:clrstatus())
+      assert.are.equal("dfuIDLE", assert(dev:getstatus()).state_name)
+    end)
+
     it("upload block 0 returns the command set, as get_commands does", function()
       local cmds = assert(dev:get_commands())
       local set = {}
