@@ -82,13 +82,20 @@ function Ctx:open(devstr)
     if (code == "NOT_FOUND" or code == "NO_DEVICE") and s:match("^usb") then
       code = "NOT_FOUND"
       if not devstr and not self.device and not env_device() then
-        hint = "no USB DFU device found. Put the board in DFU mode (BOOT0 high, reset) " ..
-          "or try the simulator: dfush -d sim:stm32h753 " .. (self.command or "info")
+        hint = "no USB DFU device found. Put the board in DFU mode (BOOT0 high, then reset), " ..
+          "or try the simulator: dfush -d sim:stm32h753 " .. (self.command or "info") .. " ..."
       end
     elseif code == "ACCESS" then
       hint = "no permission to open the device; install udev/ rules or run with sufficient rights"
     end
-    util.raise(hint and (msg .. "\n" .. hint) or msg, code or "NOT_FOUND", { device = s })
+    -- with no device named at all, the hint replaces the bare message
+    local text = msg
+    if hint and not devstr and not self.device and not env_device() and code == "NOT_FOUND" then
+      text = hint
+    elseif hint then
+      text = msg .. "\n" .. hint
+    end
+    util.raise(text, code or "NOT_FOUND", { device = s })
   end
   if dev.on_log then
     local names = { [0] = "error", "warn", "info", "debug", "io" }
@@ -269,7 +276,13 @@ function M.main(argv, io_override)
   ctx.command = cmd
   local okr, res = xpcall(r.run, function(e)
     if util.is_error(e) then return e end
-    return debug.traceback(tostring(e), 2)
+    local text = tostring(e)
+    if text:match("interrupted$") then
+      return util.error_new("interrupted (Ctrl-C); the device may hold a partial image", "INTERRUPTED")
+    end
+    -- a bug in a recipe or in the library: the traceback with -v, else its first line
+    if ctx.verbose > 0 then return debug.traceback(text, 2) end
+    return text .. " (run with -v for a traceback)"
   end, ctx, p)
   ctx.progress.finish()
   ctx:close_all()
