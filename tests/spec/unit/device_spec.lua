@@ -377,6 +377,29 @@ describe("dfu.Device", function()
       d:close()
     end)
 
+    it("__gc and __close send no requests; explicit close leaves the device idle", function()
+      collectgarbage("stop") -- the dropped device must be finalized below, not earlier
+      do
+        local d = assert(s:device())
+        assert(d:dnload(0, string.pack("<BI4", 0x21, FLASH)))
+      end
+      local n = #helper.events(s, "ctrl")
+      collectgarbage("restart")
+      collectgarbage()
+      collectgarbage()
+      assert.are.equal(n, #helper.events(s, "ctrl"))
+      do
+        local d <close> = assert(s:device())
+        n = #helper.events(s, "ctrl")
+      end
+      assert.are.equal(n, #helper.events(s, "ctrl"))
+      -- the dropped device left the ROM in dfuDNBUSY/dfuDNLOAD-SYNC; close() tidies up
+      local d = assert(s:device())
+      assert.is_true(d:close())
+      local d2 <close> = assert(s:device())
+      assert.are.equal("dfuIDLE", assert(d2:getstatus()).state_name)
+    end)
+
     it("dev:sim() shares the simulator of an opened sim device", function()
       local d <close> = assert(core.open("sim:stm32h753"))
       local s1 = d:sim()
