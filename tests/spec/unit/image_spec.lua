@@ -194,6 +194,12 @@ describe("dfu.image", function()
       -- a layout string and a bare runs array work too
       assert.are.same(secs, assert(img:sectors("@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg")))
       assert.are.same(secs, assert(img:sectors(layout.runs)))
+      -- runs given with flags instead of the type number
+      local flags = { { address = 0x08000000, count = 4, size = 16384, readable = true, erasable = true,
+                        writable = true }, { address = 0x08010000, count = 1, size = 65536, writable = true } }
+      local fs = assert(img:sectors(flags))
+      assert.are.equal(7, fs[1].type)
+      assert.are.equal(4, fs[3].type)
       img:add(0x20000000, "r")
       expect_fail("RANGE", img:sectors(layout))
     end)
@@ -218,6 +224,18 @@ describe("dfu.image", function()
         assert.are.same(src:segments(), segs)
       end)
     end
+
+    it("encode dfuse writes the suffix ids, target alt and name", function()
+      local data = assert(src:encode("dfuse", { vid = 0x0483, pid = 0xdf11, alt = 1, name = "Flash" }))
+      local back = assert(image.parse(data))
+      local sfx = back:suffix()
+      assert.are.equal(0x0483, sfx.vid)
+      assert.are.equal(0xdf11, sfx.pid)
+      local t = back:targets()
+      assert.are.equal(1, #t)
+      assert.are.equal(1, t[1].alt)
+      assert.are.equal("Flash", t[1].name)
+    end)
 
     it("encode bin fills gaps and warns about large ones", function()
       local img = image.new()
