@@ -153,7 +153,6 @@ int dfu_sim_new(const char *spec, dfu_sim **out, struct dfu_err *err)
     } else {
         simi_enter_rom(s);
     }
-    s->stale = 0;
     *out = s;
     return 0;
 fail:
@@ -218,13 +217,6 @@ uint8_t dfu_sim_dfu_state(const dfu_sim *s)
 const char *dfu_sim_leave_outcome(const dfu_sim *s)
 {
     return s->leave_outcome[0] ? s->leave_outcome : NULL;
-}
-
-void dfu_sim_attach(dfu_sim *s)
-{
-    tick(s);
-    if (s->mode == DFU_SIM_ROM)
-        s->stale = 0;
 }
 
 /* ---- EP0 ---- */
@@ -327,7 +319,6 @@ static void log_ctrl(dfu_sim *s, enum sim_req r, const struct dfu_ctrl *req, siz
 static void disconnect(dfu_sim *s, uint32_t reappear_ms)
 {
     s->mode = DFU_SIM_GONE;
-    s->stale = 1;
     s->busy_until = 0;
     s->reset_at = 0;
     s->reenum_at = reappear_ms ? s->now + (uint64_t)reappear_ms * 1000u : 0;
@@ -345,11 +336,10 @@ int dfu_sim_control(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_
 
     *len = 0;
     tick(s);
-    if (s->mode != DFU_SIM_ROM || s->stale) {
+    if (s->mode != DFU_SIM_ROM) {
         s->now += 1000;
         tick(s);
-        return dfu_err_set(err, DFU_E_NO_DEVICE, "sim:%s: no device (%s)", s->p->name,
-                           s->mode == DFU_SIM_ROM ? "it re-enumerated" : "it left the bus");
+        return dfu_err_set(err, DFU_E_NO_DEVICE, "sim:%s: no device (it left the bus)", s->p->name);
     }
     if (s->now < s->busy_until) {
         if (s->fflags & SIM_FF_EARLYSTALL) {
@@ -427,7 +417,7 @@ int dfu_sim_control(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_
 int dfu_sim_bus_reset(dfu_sim *s, struct dfu_err *err)
 {
     tick(s);
-    if (s->mode != DFU_SIM_ROM || s->stale)
+    if (s->mode != DFU_SIM_ROM)
         return dfu_err_set(err, DFU_E_NO_DEVICE, "sim:%s: no device to reset", s->p->name);
     if (s->now < s->busy_until)
         s->now = s->busy_until;
@@ -444,16 +434,40 @@ int dfu_sim_bus_reset(dfu_sim *s, struct dfu_err *err)
 
 /* ---- transport ---- */
 
+/* The host's handle: like a libusb handle it is valid for one enumeration of the device;
+ * after the device left the bus, requests fail with NO_DEVICE until wait_reenumerate re-attaches
+ * it to the device that came back. */
 struct sim_tp {
     struct dfu_transport base;
     dfu_sim *s;
     int own;
+    unsigned generation;
 };
+
+static int tp_stale(struct sim_tp *tp, struct dfu_err *err)
+{
+    dfu_sim *s = tp->s;
+
+    tick(s);
+    if (s->mode == DFU_SIM_ROM && s->generation == tp->generation)
+        return 0;
+    s->now += 1000;
+    tick(s);
+    return dfu_err_set(err, DFU_E_NO_DEVICE, "sim:%s: no device (%s)", s->p->name,
+                       s->mode == DFU_SIM_ROM ? "it re-enumerated" : "it left the bus");
+}
 
 static int tp_control(struct dfu_transport *t, const struct dfu_ctrl *req, uint8_t *data,
                       size_t *len, unsigned timeout_ms, struct dfu_err *err)
 {
-    return dfu_sim_control(((struct sim_tp *)t)->s, req, data, len, timeout_ms, err);
+    struct sim_tp *tp = (struct sim_tp *)t;
+    int rc = tp_stale(tp, err);
+
+    if (rc != 0) {
+        *len = 0;
+        return rc;
+    }
+    return dfu_sim_control(tp->s, req, data, len, timeout_ms, err);
 }
 
 static int tp_claim(struct dfu_transport *t, uint8_t intf, uint8_t alt, struct dfu_err *err)
@@ -463,7 +477,7 @@ static int tp_claim(struct dfu_transport *t, uint8_t intf, uint8_t alt, struct d
 
     if (intf != 0)
         return dfu_err_set(err, DFU_E_NOT_FOUND, "sim: no interface %u", (unsigned)intf);
-    return dfu_sim_control(((struct sim_tp *)t)->s, &req, NULL, &n, 1000, err);
+    return tp_control(t, &req, NULL, &n, 1000, err);
 }
 
 static void tp_close(struct dfu_transport *t)
@@ -487,12 +501,15 @@ static void tp_sleep(struct dfu_transport *t, uint64_t us)
 
 static int tp_reset(struct dfu_transport *t, struct dfu_err *err)
 {
-    return dfu_sim_bus_reset(((struct sim_tp *)t)->s, err);
+    int rc = tp_stale((struct sim_tp *)t, err);
+
+    return rc != 0 ? rc : dfu_sim_bus_reset(((struct sim_tp *)t)->s, err);
 }
 
 static int tp_wait(struct dfu_transport *t, unsigned timeout_ms, struct dfu_err *err)
 {
-    dfu_sim *s = ((struct sim_tp *)t)->s;
+    struct sim_tp *tp = (struct sim_tp *)t;
+    dfu_sim *s = tp->s;
     uint64_t limit = s->now + (uint64_t)timeout_ms * 1000u;
 
     tick(s);
@@ -505,13 +522,13 @@ static int tp_wait(struct dfu_transport *t, unsigned timeout_ms, struct dfu_err 
         tick(s);
     }
     if (s->mode == DFU_SIM_ROM && s->reset_at == 0) {
-        s->stale = 0;
+        tp->generation = s->generation;
         return 0;
     }
     s->now = limit;
     tick(s);
     if (s->mode == DFU_SIM_ROM) {
-        s->stale = 0;
+        tp->generation = s->generation;
         return 0;
     }
     return dfu_err_set(err, DFU_E_TIMEOUT, "sim:%s: device did not come back within %u ms",
@@ -540,6 +557,7 @@ int dfu_sim_transport(dfu_sim *s, int own, struct dfu_transport **out, struct df
     tp->base.ops = &sim_ops;
     tp->s = s;
     tp->own = own;
+    tp->generation = s->generation;
     *out = &tp->base;
     return 0;
 }

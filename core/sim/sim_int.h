@@ -146,7 +146,7 @@ struct dfu_sim {
 
     /* USB */
     enum dfu_sim_mode mode;
-    int stale; /* the host's handle predates the last disconnect */
+    unsigned generation; /* counts enumerations; a transport handle is valid for one */
     uint64_t reenum_at;
     uint8_t configured, alt;
 

@@ -41,7 +41,6 @@ static const char *app_check(dfu_sim *s, uint32_t pc, uint32_t msp)
 static void drop(dfu_sim *s)
 {
     s->mode = DFU_SIM_GONE;
-    s->stale = 1;
     s->reenum_at = 0;
     s->busy_until = 0;
     s->reset_at = 0;
@@ -50,6 +49,7 @@ static void drop(dfu_sim *s)
 void simi_enter_rom(dfu_sim *s)
 {
     s->mode = DFU_SIM_ROM;
+    s->generation++;
     s->reenum_at = 0;
     s->configured = 1;
     simi_dfu_reset_state(s);

@@ -26,7 +26,8 @@ int dfu_sim_new(const char *spec, dfu_sim **out, struct dfu_err *err);
 void dfu_sim_free(dfu_sim *s);
 
 /** Serve one control transfer at the model's current virtual time. Same contract as
- *  dfu_transport_ops.control. Advances the clock by the USB cost (1 ms + 1 us/byte) and, for a
+ *  dfu_transport_ops.control (DFU_E_NO_DEVICE while the device is off the bus; the transport
+ *  additionally fails requests on a handle from before the last re-enumeration). Advances the clock by the USB cost (1 ms + 1 us/byte) and, for a
  *  request that arrives while the device is busy, by the remaining busy time (or @timeout_ms,
  *  then DFU_E_TIMEOUT). */
 int dfu_sim_control(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_t *len,
@@ -76,11 +77,6 @@ int dfu_sim_save(dfu_sim *s, struct dfu_err *err);
 /** USB bus reset (what the transport's reset does): the ROM re-initialises its DFU class
  *  (dfuIDLE, address pointer 0x08000000, alt 0); the MCU is not reset. */
 int dfu_sim_bus_reset(dfu_sim *s, struct dfu_err *err);
-
-/** After the device dropped off the bus, requests fail with DFU_E_NO_DEVICE even once it has
- *  re-enumerated, until the host re-attaches: wait_reenumerate does it for the transport; the
- *  real-USB gadget calls this when the host enumerates the device again. */
-void dfu_sim_attach(dfu_sim *s);
 
 /** Current bState of the DFU state machine (DFU_STATE_*), for inspection. */
 uint8_t dfu_sim_dfu_state(const dfu_sim *s);

@@ -57,9 +57,17 @@ static int test_disconnect(void)
     T_OK(dfu_sim_transport(s, 1, &t, &e_), e_);
     T_EQ_INT(set_address(s, 0x08000000), DFU_E_NO_DEVICE);
     T_EQ_INT(dfu_transport_wait_reenumerate(t, 100, &e_), DFU_E_TIMEOUT);
-    T_EQ_INT(getstatus(s, st), DFU_E_NO_DEVICE); /* the old handle stays dead */
+    T_EQ_INT(getstatus(s, st), DFU_E_NO_DEVICE);
+    dfu_sim_advance(s, 300000);
+    T_EQ_INT(dfu_sim_mode(s), DFU_SIM_ROM);
+    T_OK(getstatus(s, st), e_); /* the model (as the gadget sees it) is back */
+    T_EQ_INT(st[4], DFU_STATE_IDLE);
+    /* the host's old handle stays dead until it re-attaches */
+    struct dfu_ctrl gs = {0xA1, 3, 0, 0, 6};
+    size_t n;
+    T_EQ_INT(t->ops->control(t, &gs, st, &n, 1000, &e_), DFU_E_NO_DEVICE);
     T_OK(dfu_transport_wait_reenumerate(t, 500, &e_), e_);
-    T_OK(getstatus(s, st), e_);
+    T_OK(t->ops->control(t, &gs, st, &n, 1000, &e_), e_);
     T_EQ_INT(st[4], DFU_STATE_IDLE);
     T_EQ_INT(set_address(s, 0x08000000), 0);
     t->ops->close(t);
