@@ -293,10 +293,56 @@ static int test_dev_open_alts(void)
     return 0;
 }
 
+/* Random and mutated configuration descriptors: bounded reads (ASan), sane results. */
+static int test_config_mutations(void)
+{
+    uint8_t buf[sizeof cfg_st];
+    uint32_t x = 777;
+
+    for (unsigned iter = 0; iter < 100000; iter++) {
+        struct dfu_desc_alt alts[4];
+        struct dfu_func_desc f;
+        size_t n = 0, len = sizeof buf;
+        int rc;
+
+        memcpy(buf, cfg_st, sizeof buf);
+        for (int k = 0; k < 1 + (int)(iter % 3); k++) {
+            x = x * 1103515245u + 12345u;
+            buf[(x >> 8) % sizeof buf] = (uint8_t)(x >> 24);
+        }
+        x = x * 1103515245u + 12345u;
+        if (iter % 5 == 0)
+            len = (x >> 8) % (sizeof buf + 1);
+        /* exact-size copy so that any over-read is caught */
+        {
+            uint8_t *copy = malloc(len ? len : 1);
+
+            memcpy(copy, buf, len);
+            rc = dfu_desc_parse_config(copy, len, alts, 4, &n, &f, NULL);
+            T_ASSERT(n <= 4);
+            T_ASSERT(rc == 0 || n == 0);
+            if (rc == 0) {
+                for (size_t i = 0; i < n; i++)
+                    T_ASSERT(alts[i].protocol <= 2);
+            }
+            (void)dfu_desc_find_functional(copy, len, &f);
+            {
+                char out[64];
+
+                (void)dfu_desc_string(copy, len, out, sizeof out);
+                T_ASSERT(strlen(out) < sizeof out);
+            }
+            free(copy);
+        }
+    }
+    return 0;
+}
+
 static const struct t_case cases[] = {
     {"functional", test_functional},
     {"config", test_config},
     {"string", test_string},
+    {"config_mutations", test_config_mutations},
     {"probe", test_probe},
     {"dev_open_alts", test_dev_open_alts},
     {NULL, NULL},

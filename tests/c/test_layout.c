@@ -287,8 +287,61 @@ static int test_find_total(void)
     return 0;
 }
 
+/* Mutated real strings: never a crash or an out-of-bounds read (run under ASan in CI), and
+ * every accepted layout is well formed. */
+static int test_mutations(void)
+{
+    uint32_t x = 12345;
+    char buf[160];
+
+    for (unsigned iter = 0; iter < 200000; iter++) {
+        const char *src = real[iter % (sizeof real / sizeof real[0])].s;
+        size_t n = strlen(src);
+        struct dfu_layout l;
+        int rc;
+
+        memcpy(buf, src, n + 1);
+        for (int k = 0; k < 1 + (int)(iter % 4); k++) {
+            x = x * 1103515245u + 12345u;
+            size_t pos = (x >> 8) % (n + 1);
+            x = x * 1103515245u + 12345u;
+            switch ((x >> 16) % 4) {
+            case 0: /* replace a byte */
+                buf[pos < n ? pos : 0] = (char)(x >> 24 ? x >> 24 : '/');
+                break;
+            case 1: /* truncate */
+                buf[pos] = '\0';
+                n = pos;
+                break;
+            case 2: /* a digit somewhere */
+                buf[pos < n ? pos : 0] = (char)('0' + (x >> 24) % 10);
+                break;
+            default: /* a separator somewhere */
+                buf[pos < n ? pos : 0] = "/,*@ Kx"[(x >> 24) % 7];
+                break;
+            }
+            n = strlen(buf);
+        }
+        rc = dfu_layout_parse(buf, &l, NULL);
+        if (rc != 0) {
+            T_EQ_INT(rc, DFU_E_FORMAT);
+            T_ASSERT(l.runs == NULL && l.nruns == 0);
+            continue;
+        }
+        T_ASSERT(l.nruns >= 1);
+        for (size_t i = 0; i < l.nruns; i++) {
+            T_ASSERT(l.runs[i].count > 0 && l.runs[i].size > 0);
+            T_ASSERT((uint64_t)l.runs[i].addr + (uint64_t)l.runs[i].count * l.runs[i].size <=
+                     0x100000000ull);
+            T_ASSERT(l.runs[i].type <= 7);
+        }
+        dfu_layout_free(&l);
+    }
+    return 0;
+}
+
 static const struct t_case cases[] = {
-    {"real_strings", test_real_strings}, {"forms", test_forms}, {"errors", test_errors},
-    {"find_total", test_find_total},     {NULL, NULL},
+    {"real_strings", test_real_strings}, {"forms", test_forms},         {"errors", test_errors},
+    {"find_total", test_find_total},     {"mutations", test_mutations}, {NULL, NULL},
 };
 T_MAIN(cases)
