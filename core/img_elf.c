@@ -99,6 +99,35 @@ int dfu_image_parse_elf(const uint8_t *buf, size_t len, const char *name, dfu_im
                           phnum, (unsigned)eh->e_phoff, len);
         goto done;
     }
+    /* Sections are not loaded, but a section that runs past the end of the file (or a section
+     * header table that does) means the file was cut short: refuse it rather than flash what
+     * happens to be there. */
+    size_t shnum = eh->e_shnum; /* from the header: libelf shrinks it to what fits */
+    if (eh->e_shoff != 0) {
+        if ((shnum == 0 && elf_getshdrnum(e, &shnum) != 0) || eh->e_shoff > len ||
+            (eh->e_shentsize != 0 && shnum > (len - eh->e_shoff) / eh->e_shentsize)) {
+            rc = dfui_err_off(err, name, eh->e_shoff,
+                              "truncated: the section header table at offset %u runs past the "
+                              "end of the file (%zu bytes)",
+                              (unsigned)eh->e_shoff, len);
+            goto done;
+        }
+        for (size_t i = 1; i < shnum; i++) {
+            GElf_Shdr sh;
+            Elf_Scn *scn = elf_getscn(e, i);
+            if (scn == NULL || gelf_getshdr(scn, &sh) == NULL)
+                continue;
+            if (sh.sh_type != SHT_NOBITS &&
+                (sh.sh_offset > len || sh.sh_size > len - sh.sh_offset)) {
+                rc = dfui_err_off(err, name, (size_t)sh.sh_offset,
+                                  "truncated: section %zu (%llu bytes at file offset %llu) runs "
+                                  "past the end of the file (%zu bytes)",
+                                  i, (unsigned long long)sh.sh_size,
+                                  (unsigned long long)sh.sh_offset, len);
+                goto done;
+            }
+        }
+    }
     img = dfu_image_new();
     if (img == NULL) {
         rc = dfu_err_set(err, DFU_E_NOMEM, "out of memory");

@@ -408,7 +408,7 @@ static int test_truncation(void)
     dfu_image *ewhole = NULL;
     T_OK(dfu_image_parse_elf(elf, len, "h7_seed.elf", &ewhole, &e), e);
     ok = truncations(elf, len, "h7_seed.elf", dfu_image_parse_elf, ewhole, 0);
-    T_ASSERT(ok >= 0);
+    T_EQ_INT(ok, 0); /* the section header table is last: any cut is detected */
     dfu_image_free(ewhole);
     free(elf);
 #endif
