@@ -104,17 +104,22 @@ local function write_chunk(dev, addr, chunk, unit, report)
     attempt = attempt + 1
     local ok, msg, code = dev:write(addr, chunk)
     if ok then return end
-    local where = string.format("write at %s failed: %s", hex(addr), msg)
+    -- the block in flight when it failed (the C layer records it), else the chunk start
+    local le = dev.last_error and dev:last_error()
+    local at = addr
+    if le and le.address and le.address >= addr and le.address < addr + #chunk then at = le.address end
+    local where = string.format("write failed at %s: %s", hex(at), msg)
     if FATAL[code] or attempt >= M.RETRIES then
-      fail(dev, where .. string.format("; %d bytes were written before %s, the rest of the " ..
-        "image is not on the device: run flash again", report.written, hex(addr)), code,
-        { address = addr, phase = "write" })
+      report.written = report.written + (at - addr)
+      fail(dev, where .. string.format("; the image is on the device up to %s (%d bytes written), " ..
+        "the rest is not: run flash again", hex(at), report.written), code,
+        { address = at, phase = "write" })
     end
     dev:abort_to_idle()
     local got, rmsg = dev:read(addr, #chunk)
     if not got then
       fail(dev, where .. "; reading back after the failure also failed: " .. tostring(rmsg), code,
-        { address = addr, phase = "write" })
+        { address = at, phase = "write" })
     end
     local i = util.first_diff(got, chunk)
     if not i then return end -- the data landed despite the error
