@@ -1,4 +1,5 @@
 ---@meta
+-- luacheck: ignore (declarations only: the bodies are empty on purpose)
 -- LuaLS annotations for the C modules in dfu.so: dfu.core, dfu.image, dfu.sim.
 -- Runtime failures return `nil, msg, code` (code = "TIMEOUT", "STATUS", "FORMAT", "RANGE",
 -- "NOT_FOUND", "AMBIGUOUS", "ACCESS", "NO_DEVICE", "PIPE", "INTERRUPTED", ...); misuse

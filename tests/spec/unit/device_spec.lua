@@ -1,7 +1,6 @@
 -- dfu.Device over the simulator: every method, failures, lifetime, logs, Ctrl-C.
 local helper = require "helper"
 local core = require "dfu.core"
-local sim = require "dfu.sim"
 
 local FLASH = 0x08000000
 
@@ -11,16 +10,6 @@ local function pattern(n, seed)
     t[i] = string.char((i * 7 + (seed or 0)) % 256)
   end
   return table.concat(t)
-end
-
-local function count(list, pred)
-  local n = 0
-  for _, v in ipairs(list) do
-    if pred(v) then
-      n = n + 1
-    end
-  end
-  return n
 end
 
 describe("dfu.Device", function()
@@ -389,7 +378,7 @@ describe("dfu.Device", function()
       collectgarbage()
       assert.are.equal(n, #helper.events(s, "ctrl"))
       do
-        local d <close> = assert(s:device())
+        local _d <close> = assert(s:device())
         n = #helper.events(s, "ctrl")
       end
       assert.are.equal(n, #helper.events(s, "ctrl"))
@@ -415,8 +404,7 @@ describe("dfu.Device", function()
   describe("Ctrl-C", function()
     it("raises 'interrupted', device loops return INTERRUPTED, to-be-closed devices close", function()
       local script = helper.writefile(helper.tmpname(".lua"), [[
-        local sim = require "dfu.sim"
-        local s = assert(sim.new("stm32h753"))
+                local s = assert(sim.new("stm32h753"))
         local ref
         local ok, err = pcall(function()
           local dev <close> = assert(s:device())

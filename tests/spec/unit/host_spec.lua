@@ -77,7 +77,8 @@ describe("dfush host", function()
     end)
 
     it("an error table is printed through __tostring", function()
-      local r = dfush({ "-e", "error(setmetatable({code='STATUS'}, {__tostring=function() return 'custom error text' end}))" })
+      local r = dfush({ "-e", "error(setmetatable({code='STATUS'}, "
+        .. "{__tostring=function() return 'custom error text' end}))" })
       assert.are.equal(1, r.code)
       assert.matches("custom error text", r.stderr, 1, true)
       assert.is_nil(r.stderr:find("stack traceback", 1, true))
@@ -126,7 +127,8 @@ describe("dfush host", function()
     end)
 
     it("package.dfush_scripts lists the scripts dir, then DFUSH_PATH entries", function()
-      local r = dfush({ "-e", "print(table.concat(package.dfush_scripts, '|'))" }, { env = { DFUSH_PATH = "/a/b::/c" } })
+      local r = dfush({ "-e", "print(table.concat(package.dfush_scripts, '|'))" },
+        { env = { DFUSH_PATH = "/a/b::/c" } })
       assert.are.equal(0, r.code, r.stderr)
       assert.are.equal(helper.root .. "/scripts|/a/b|/c\n", r.stdout)
     end)
