@@ -404,7 +404,8 @@ describe("dfu.Device", function()
   describe("Ctrl-C", function()
     it("raises 'interrupted', device loops return INTERRUPTED, to-be-closed devices close", function()
       local script = helper.writefile(helper.tmpname(".lua"), [[
-                local s = assert(sim.new("stm32h753"))
+        local sim = require "dfu.sim"
+        local s = assert(sim.new("stm32h753"))
         local ref
         local ok, err = pcall(function()
           local dev <close> = assert(s:device())
