@@ -350,6 +350,7 @@ int dfu_sim_control(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_
         }
         if (s->busy_until - s->now > tmo) {
             s->now += tmo;
+            log_ctrl(s, r, req, 0, "timeout"); /* NAKed until the host gave up */
             return dfu_err_set(err, DFU_E_TIMEOUT, "sim: %s timed out (device busy)",
                                simi_req_name(r));
         }

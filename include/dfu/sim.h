@@ -20,16 +20,21 @@ typedef struct dfu_sim dfu_sim;
 /** Names of the built-in profiles ("stm32h753", "stm32f405", "dfu11"), NULL-terminated. */
 const char *const *dfu_sim_profiles(void);
 
-/** Create a simulator from "PROFILE[,key=value...]" (keys of design.md 2: state, events,
- *  boot0, rom, jump, faults). */
+/** Create a simulator from "[sim:]PROFILE[,key=value...]" (keys of design.md 2: state, events,
+ *  boot0, rom, jump, faults). The device starts in the ROM, enumerated (boot0 is sampled at
+ *  later resets), except with RDP level 2 in the state file. faults= takes
+ *  "KIND:REQUEST:N[:reappear=MS];KIND..." (see core/sim/sim_faults.c): REQUEST is a ctrl event
+ *  name (DNLOAD, GETSTATUS, ...) or WRITE / ERASE (the Nth executed data write / erase);
+ *  "disconnect:GETSTATUS:40:reappear=200" brings the device back as a fresh ROM 200 ms later.
+ *  A missing or empty state= file is a fresh erased device; a damaged one is DFU_E_FORMAT. */
 int dfu_sim_new(const char *spec, dfu_sim **out, struct dfu_err *err);
 void dfu_sim_free(dfu_sim *s);
 
 /** Serve one control transfer at the model's current virtual time. Same contract as
  *  dfu_transport_ops.control (DFU_E_NO_DEVICE while the device is off the bus; the transport
- *  additionally fails requests on a handle from before the last re-enumeration). Advances the clock by the USB cost (1 ms + 1 us/byte) and, for a
- *  request that arrives while the device is busy, by the remaining busy time (or @timeout_ms,
- *  then DFU_E_TIMEOUT). */
+ *  additionally fails requests on a handle from before the last re-enumeration). Advances the clock
+ * by the USB cost (1 ms + 1 us/byte) and, for a request that arrives while the device is busy, by
+ * the remaining busy time (or @timeout_ms, then DFU_E_TIMEOUT). */
 int dfu_sim_control(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_t *len,
                     unsigned timeout_ms, struct dfu_err *err);
 
