@@ -40,7 +40,13 @@ The output format follows OUT's extension: .bin (raw), .hex (Intel HEX), .s19/.s
       local n = math.min(chunk, len - done)
       local data, msg, code = dfu.flash.read(dev, addr + done, n)
       if not data then
-        util.raise(string.format("read at %s failed: %s", util.hex(addr + done), msg), code,
+        local hint = ""
+        local a = dfu.plan.select_alt(dev:alts(), dev:alt())
+        if a.layout and not dfu.plan.find(dfu.plan.sectors(a.layout), addr + done) then
+          hint = string.format(" (%s is outside %s; choose the alt setting with --alt, see dfush info)",
+            util.hex(addr + done), dfu.plan.alt_label(a))
+        end
+        util.raise(string.format("read at %s failed: %s%s", util.hex(addr + done), msg, hint), code,
           { address = addr + done })
       end
       parts[#parts + 1] = data
