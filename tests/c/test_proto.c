@@ -662,8 +662,7 @@ static int test_read_unprotect(void)
     T_OK(dfuse_read_unprotect(d, &e), e);
     T_EQ_INT(p->count[DFUI_REQ_DNLOAD], 1);
     T_EQ_INT(p->last_state, DFU_STATE_DNBUSY);
-    /* the host waits out the erase (betaflight waits >= 20 s), then for the device */
-    dfu_transport_sleep_us(dfu_dev_transport(d), 20000000u);
+    /* the device erases everything, resets and enumerates again */
     T_OK(dfu_transport_wait_reenumerate(dfu_dev_transport(d), 60000, &e), e);
     T_OK(dfuse_read(d, FLASH, buf, sizeof buf, NULL, &e), e);
     for (size_t i = 0; i < sizeof buf; i++)
