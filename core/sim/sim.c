@@ -372,6 +372,16 @@ int dfu_sim_control(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_
         return dfu_err_set(err, DFU_E_NO_DEVICE, "sim: device disconnected at %s (injected)",
                            simi_req_name(r));
     }
+    if (f != NULL && f->kind == SIM_F_STATUS && r == SIM_R_GETSTATUS) {
+        /* the job this GETSTATUS starts fails with it, or the status record reports it */
+        if (s->state == DFU_STATE_DNLOAD_SYNC && s->job != SIM_JOB_NONE) {
+            s->job_status = f->status;
+        } else {
+            s->state = DFU_STATE_ERROR;
+            s->status = f->status;
+        }
+        f = NULL;
+    }
     if (f != NULL &&
         (f->kind == SIM_F_STALL || (f->kind == SIM_F_STATUS && r != SIM_R_DNLOAD && is_dfu(req)))) {
         if (is_dfu(req)) {

@@ -111,6 +111,24 @@ static int test_status_faults(void)
     return 0;
 }
 
+/* A bStatus on a GETSTATUS: fails the job it starts, or shows up in the status record. */
+static int test_status_on_getstatus(void)
+{
+    dfu_sim *s = mk("stm32f405,faults=errWRITE:GETSTATUS:1;errVERIFY:GETSTATUS:3");
+    uint8_t d[4] = {1, 2, 3, 4}, st[6];
+
+    T_ASSERT(s != NULL);
+    T_OK(getstatus(s, st), e_);
+    T_EQ_INT(st[4], DFU_STATE_ERROR);
+    T_EQ_INT(st[0], DFU_STATUS_ERR_WRITE);
+    T_OK(clrstatus(s), e_);
+    T_EQ_INT(set_address(s, 0x08000000), DFU_STATUS_ERR_VERIFY); /* GETSTATUS 2 and 3 */
+    T_OK(clrstatus(s), e_);
+    T_EQ_INT(write_at(s, 0x08000000, d, 4), 0);
+    dfu_sim_free(s);
+    return 0;
+}
+
 /* busy: the device stays dfuDNBUSY; CLRSTATUS twice gets it back (H743 rev V trick). */
 static int test_busy(void)
 {
@@ -274,6 +292,7 @@ static const struct t_case cases[] = {
     {"timeout", test_timeout},
     {"disconnect", test_disconnect},
     {"status_faults", test_status_faults},
+    {"status_on_getstatus", test_status_on_getstatus},
     {"busy", test_busy},
     {"poll0", test_poll0},
     {"earlystall", test_earlystall},
