@@ -1,6 +1,7 @@
 /*
- * Enumeration and opening: device strings to transports (simulator or USB backend), and the
- * device object over a transport (alternate settings, layouts, quirks).
+ * Enumeration and opening: device strings to transports (simulator or USB backend), matching,
+ * and the alternate setting a device string asks for. The device object over a transport
+ * (dfu_dev_open) lives in dfu.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
