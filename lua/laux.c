@@ -79,6 +79,14 @@ static int box_gc(lua_State *L)
     return 0;
 }
 
+static int box_tostring(lua_State *L)
+{
+    struct lbox *b = luaL_checkudata(L, 1, DFU_MT_BOX);
+
+    lua_pushstring(L, b->mem != NULL || b->has_layout ? DFU_MT_BOX : DFU_MT_BOX " (closed)");
+    return 1;
+}
+
 struct lbox *dfulua_newbox(lua_State *L)
 {
     struct lbox *b = lua_newuserdatauv(L, sizeof *b, 0); /* [box] */
@@ -95,6 +103,8 @@ static void box_types(lua_State *L)
         lua_setfield(L, -2, "__gc");
         lua_pushcfunction(L, box_gc);
         lua_setfield(L, -2, "__close");
+        lua_pushcfunction(L, box_tostring);
+        lua_setfield(L, -2, "__tostring");
     }
     lua_pop(L, 1);
 }

@@ -56,6 +56,14 @@ describe("dfu.core", function()
   end)
 
   describe("list", function()
+    it("with no argument lists USB devices only", function()
+      local l, msg = core.list()
+      assert.is_table(l, msg)
+      for _, d in ipairs(l) do
+        assert.are.equal("usb", d.backend)
+      end
+    end)
+
     it("lists a simulated device", function()
       local l = assert(core.list("sim:stm32h753"))
       assert.are.equal(1, #l)
