@@ -334,7 +334,11 @@ static int is_lua_mode(int argc, char **argv)
         strncmp(a, "-e", 2) == 0 || strncmp(a, "-l", 2) == 0)
         return 1; /* lua.c options */
     len = strlen(a);
-    return a[0] != '-' && ((len > 4 && strcmp(a + len - 4, ".lua") == 0) || isfile(a));
+    /* A script: NAME.lua, or an existing file named with a '/' (busted re-executes as
+     * `dfush /usr/bin/busted ...`). A bare word is a command even if such a file exists in the
+     * cwd, so `dfush flash x.elf` never runs a stray ./flash; use ./flash for that. */
+    return a[0] != '-' &&
+           ((len > 4 && strcmp(a + len - 4, ".lua") == 0) || (strchr(a, '/') != NULL && isfile(a)));
 }
 
 /* lua.c-style options; returns the exit code. */
