@@ -26,6 +26,18 @@ describe("dfush CLI", function()
         end
       end)
 
+      it("help --json is one JSON object", function()
+        local r = run({ "--json", "help" })
+        assert.are.equal(0, r.code)
+        local j = assert(support.json.decode(r.stdout))
+        local names = {}
+        for _, c in ipairs(j.commands) do names[c.name] = c.summary end
+        assert.is_string(names.flash)
+        local f = assert(support.json.decode(run({ "--json", "help", "flash" }).stdout))
+        assert.are.equal("flash", f.name)
+        assert.is_true(#f.options >= 5)
+      end)
+
       it("--version prints the version", function()
         local r = run({ "--version" })
         assert.are.equal(0, r.code)
