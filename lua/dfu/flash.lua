@@ -16,17 +16,41 @@ M.RETRIES = 3
 
 local function noop() end
 
+-- What a device status means for the user (AN3156 error semantics of the ST ROMs).
+local EXPLAIN = {
+  errVENDOR = "the device refuses: read-out protection is active (RDP level 1); " ..
+    "dfush unprotect --force removes it and erases the whole flash",
+  errTARGET = "the device does not accept this address",
+  errWRITE = "the sector may be write-protected (option bytes WRP)",
+  errPROG = "programming failed: was the sector erased, or the flash word already written?",
+  errERASE = "the erase failed; the sector may be write-protected",
+}
+
+local function status_name(dev)
+  local le = dev.last_error and dev:last_error()
+  if not (le and le.status) then return nil, le end
+  local core = require "dfu.core"
+  return core.STATUS and core.STATUS[le.status], le
+end
+
 local function fail(dev, msg, code, fields)
   fields = fields or {}
-  local le = dev.last_error and dev:last_error()
+  local st, le = status_name(dev)
   if le then
     fields.status = fields.status or le.status
     fields.state = fields.state or le.state
   end
+  if st and EXPLAIN[st] and code == "STATUS" then msg = msg .. "\n" .. EXPLAIN[st] end
   util.raise(msg, code or "ERROR", fields)
 end
 
 local FATAL = { INTERRUPTED = true, NO_DEVICE = true, ACCESS = true }
+
+-- Failures a retry cannot cure: the transport is gone, or the device refuses on principle.
+local function fatal(dev, code)
+  if FATAL[code] then return true end
+  return code == "STATUS" and status_name(dev) == "errVENDOR"
+end
 
 --- Erase sectors {{address=, size=}...}; progress("erase", done_bytes, total_bytes).
 function M.erase(dev, list, progress, report)
@@ -41,7 +65,7 @@ function M.erase(dev, list, progress, report)
       attempt = attempt + 1
       local ok, msg, code = dev:erase_page(s.address)
       if ok then break end
-      if FATAL[code] or attempt >= M.RETRIES then
+      if fatal(dev, code) or attempt >= M.RETRIES then
         fail(dev, string.format("erase of sector %s failed: %s; %d of %d sectors erased, nothing " ..
           "written yet", util.range(s.address, s.size), msg, report and #report.erased or 0, #list),
           code, { address = s.address, phase = "erase" })
@@ -109,7 +133,7 @@ local function write_chunk(dev, addr, chunk, unit, report)
     local at = addr
     if le and le.address and le.address >= addr and le.address < addr + #chunk then at = le.address end
     local where = string.format("write failed at %s: %s", hex(at), msg)
-    if FATAL[code] or attempt >= M.RETRIES then
+    if fatal(dev, code) or attempt >= M.RETRIES then
       report.written = report.written + (at - addr)
       fail(dev, where .. string.format("; the image is on the device up to %s (%d bytes written), " ..
         "the rest is not: run flash again", hex(at), report.written), code,
@@ -162,7 +186,7 @@ function M.read(dev, addr, len)
   local got, msg, code
   for attempt = 1, M.RETRIES do
     got, msg, code = dev:read(addr, len)
-    if got or FATAL[code] then break end
+    if got or fatal(dev, code) then break end
     if attempt < M.RETRIES then dev:abort_to_idle() end
   end
   return got, msg, code

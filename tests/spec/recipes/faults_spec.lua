@@ -55,6 +55,19 @@ describe("flash with faults", function()
     end)
   end
 
+  it("read-out protection (errVENDOR) is explained, not retried", function()
+    local dev, _, events = support.simdev("stm32h753", "faults=rdp1")
+    local r = support.cli({ "-d", dev, "flash", helper.fixture("h7_seed.elf") })
+    assert.are.equal(1, r.code)
+    assert.matches("read-out protection", r.stderr, 1, true)
+    local erase_cmds = 0
+    for _, e in ipairs(support.events_file(events, "ctrl")) do
+      if e.req == "DNLOAD" and e.wValue == 0 and e.len == 5 then erase_cmds = erase_cmds + 1 end
+    end
+    assert.is_true(erase_cmds <= 2, "one erase command (plus at most a SET_ADDRESS), no retries")
+    assert.are.equal(0, #support.events_file(events, "program"))
+  end)
+
   it("a verify mismatch exits 1 and never reports success", function()
     local dev, state = support.simdev("stm32h753")
     assert.are.equal(0, support.cli({ "-q", "-d", dev, "flash", helper.fixture("h7_seed.elf") }).code)
