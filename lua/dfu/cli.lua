@@ -230,14 +230,23 @@ end
 function M.main(argv, io_override)
   argv = argv or {}
   local list = {}
-  for i = 1, #argv do list[i] = argv[i] end
+  local want_json = false
+  for i = 1, #argv do
+    list[i] = argv[i]
+    if argv[i] == "--json" then want_json = true end
+  end
   local stderr = (io_override and io_override.stderr) or io.stderr
   local stdout = (io_override and io_override.stdout) or io.stdout
-  local ok, g, rest = pcall(parse_globals, list)
-  if not ok then
-    stderr:write("dfush: ", tostring(util.is_error(g) and g.msg or g), "\n")
+  -- a failure before the recipe runs: message on stderr, and with --json still one object
+  local function early(msg, code)
+    stderr:write("dfush: ", msg, "\n")
+    if want_json then
+      stdout:write(json.encode { ok = false, error = { code = code or "USAGE", message = msg } }, "\n")
+    end
     return 2
   end
+  local ok, g, rest = pcall(parse_globals, list)
+  if not ok then return early(tostring(util.is_error(g) and g.msg or g)) end
   local dirs = recipe.dirs(g.recipes)
   if g.version then
     local okc, core = pcall(require, "dfu.core")
@@ -247,25 +256,23 @@ function M.main(argv, io_override)
   local cmd = rest[1]
   if not cmd then
     if g.help then stdout:write(M.global_help(dirs), "\n") return 0 end
+    if want_json then return early("no command given; see dfush --help") end
     stderr:write(M.global_help(dirs), "\n")
     return 2
   end
   local path = recipe.find(cmd, dirs)
   if not path then
-    stderr:write(string.format("dfush: unknown command '%s'; see dfush help for the list\n", cmd))
-    return 2
+    return early(string.format("unknown command '%s'; see dfush help for the list", cmd))
   end
   local r, lmsg = recipe.load(path)
-  if not r then
-    stderr:write("dfush: cannot load recipe ", path, ": ", tostring(lmsg), "\n")
-    return 2
-  end
+  if not r then return early("cannot load recipe " .. path .. ": " .. tostring(lmsg), "FORMAT") end
   local args = {}
   for i = 2, #rest do args[#args + 1] = rest[i] end
   local okp, p, g2 = pcall(r.parse, r, args)
   if not okp then
-    stderr:write("dfush: ", tostring(util.is_error(p) and p.msg or p), "\n")
-    return 2
+    local m = tostring(util.is_error(p) and p.msg or p)
+    if not m:find("dfush help", 1, true) then m = m .. " (see: dfush help " .. cmd .. ")" end
+    return early(m)
   end
   if g.help or g2.help then stdout:write(r:help_text(), "\n") return 0 end
   local ctx = M.context {
