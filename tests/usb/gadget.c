@@ -13,9 +13,9 @@
  *
  * Limits of raw_gadget in Linux 6.1: no bus reset / disconnect events reach the gadget, so a
  * host-side USB reset does not reset the model; and the data stage of an OUT request is read
- * before the model sees the request, so a model STALL of such a request (a DNLOAD in a wrong
- * state, an injected stall fault) cannot be sent as a STALL: the model goes to its error
- * state and the host learns it from the next GETSTATUS.
+ * before the model sees the request, so the gadget predicts the STALL of a DNLOAD from the DFU
+ * state; a STALL the model decides otherwise (an injected stall fault on a DNLOAD with data)
+ * cannot be sent: the host learns of the error from the next GETSTATUS.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -234,7 +234,7 @@ static void handle_setup(const struct usb_ctrlrequest *s)
     struct dfu_err err;
     size_t len = 0;
     uint64_t v0, dv;
-    int in = (s->bRequestType & USB_DIR_IN) != 0, rc;
+    int in = (s->bRequestType & USB_DIR_IN) != 0, rc, stall_out = 0;
     unsigned timeout_ms = (unsigned)((double)HOST_TIMEOUT_MS / scale);
 
     req.bmRequestType = s->bRequestType;
@@ -251,13 +251,23 @@ static void handle_setup(const struct usb_ctrlrequest *s)
         if (ioctl(rg, USB_RAW_IOCTL_VBUS_DRAW, 50) < 0 || ioctl(rg, USB_RAW_IOCTL_CONFIGURE, 0) < 0)
             say("configure: %s", strerror(errno));
     }
-    if (!in && req.wLength > 0 && ep0_out_data(&b, req.wLength) < 0)
-        return;
-
     if (sync_clock()) {
         /* the chip reset itself before this request arrived: it is not there to answer */
         left_rom = 1;
         return;
+    }
+    if (!in && req.wLength > 0) {
+        /* A STALL has to be decided before the data stage is read. The DFU state machine
+         * stalls DNLOAD outside dfuIDLE / dfuDNLOAD-IDLE whatever the data; such a request
+         * reaches the model with zeroed data (it only changes state) and is stalled here. */
+        uint8_t st = dfu_sim_dfu_state(sim);
+        if ((s->bRequestType & USB_TYPE_MASK) == USB_TYPE_CLASS && s->bRequest == 1 &&
+            st != DFU_STATE_IDLE && st != DFU_STATE_DNLOAD_IDLE) {
+            stall_out = 1;
+            memset(EP0_DATA(&b), 0, req.wLength);
+        } else if (ep0_out_data(&b, req.wLength) < 0) {
+            return;
+        }
     }
     dfu_err_clear(&err);
     v0 = dfu_sim_now_us(sim);
@@ -282,6 +292,12 @@ static void handle_setup(const struct usb_ctrlrequest *s)
             say("configured by the host (enumeration %d)", enumerations);
             write_ready("rom");
         }
+        return;
+    }
+    if (stall_out) {
+        if (rc == 0)
+            say("the model accepted a DNLOAD in a state that stalls it");
+        ep0_stall();
         return;
     }
     switch (rc) {

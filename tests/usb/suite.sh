@@ -156,9 +156,17 @@ fi
 drun "dfu-util reads what dfush wrote (256 KiB)" dfuutil_cmp "$BIG" 262144 /data/r256b.bin
 
 # DfuSe files: a fixture and files made by dfuse-pack, with both tools
-run "dfu-util -D $(basename $DFU)" dfu-util -a 0 -D "$DFU"
-run "dfu-util reads the .dfu contents back" segs_cmp dfuutil_cmp
-drun "dfush verify after dfu-util wrote the .dfu" dfush -d usb verify "$IMG"
+drun "dfush flash $(basename $DFU)" dfush -d usb flash "$DFU"
+drun "dfu-util reads what dfush wrote (.dfu)" segs_cmp dfuutil_cmp
+if [ "$P" = stm32h753 ]; then
+  # h7_seed.dfu has a segment at 0x0800BA64, not 8-byte aligned: the H7 ROM refuses such a
+  # write (AN2606) and dfu-util does not pad, so only dfush (which pads) takes that file
+  echo "NOTE: $P: dfu-util -D h7_seed.dfu is not run (unaligned segment; dfu-util does not pad)"
+else
+  run "dfu-util -D $(basename $DFU)" dfu-util -a 0 -D "$DFU"
+  run "dfu-util reads the .dfu contents back" segs_cmp dfuutil_cmp
+  drun "dfush verify after dfu-util wrote the .dfu" dfush -d usb verify "$IMG"
+fi
 run "dfuse-pack a 64 KiB image" dfuse-pack -b "$SMALL:/data/r64.bin" /tmp/a.dfu
 run "dfu-util -D the dfuse-pack file" dfu-util -a 0 -D /tmp/a.dfu
 drun "dfush reads what dfu-util wrote (.dfu)" dfush_cmp "$SMALL" 65536 /data/r64.bin
