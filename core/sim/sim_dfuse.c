@@ -119,6 +119,10 @@ static void run_cmd(dfu_sim *s, struct job_result *jr)
             return;
         jr->busy_us = simi_sector_erase_us(s, size);
         simi_erase_sector(s, (unsigned)idx);
+        /* STM32H74x/75x ROM V9.1: "Erase on bank2 not working as expected" - the ROM reports
+         * the erase while the flash is still busy; it keeps answering dfuDNBUSY. */
+        if (p->fam == SIM_FAM_H7 && s->rom_id == 0x91 && idx >= 8)
+            s->job_busy = 1;
         return;
     }
     if (c == 0x41 && s->xlen == 1) {
@@ -179,8 +183,15 @@ static void run_write(dfu_sim *s, struct job_result *jr)
             jr->status = DFU_STATUS_ERR_VENDOR;
             return;
         }
+        /* AN2606 4.6: "If the address is not aligned, the operation fails, and all following
+         * program operations fail as well" (until the ROM restarts). */
         if (addr % p->align != 0) {
+            s->prog_locked = 1;
             jr->status = DFU_STATUS_ERR_TARGET;
+            return;
+        }
+        if (s->prog_locked) {
+            jr->status = DFU_STATUS_ERR_PROG;
             return;
         }
         if (pseudo_fault(s, SIM_R_WRITE, jr))

@@ -163,6 +163,7 @@ struct dfu_sim {
     int manifest_done;          /* plain DFU: manifestation finished */
     uint32_t plain_erased_upto; /* plain DFU: bytes of the download area erased this session */
     uint8_t feat0;              /* F4 Device Feature byte 0 (0x03 = x32) */
+    int prog_locked;            /* a misaligned write failed: flash programming refused */
 
     /* clock */
     uint64_t now, busy_until;

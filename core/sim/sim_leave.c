@@ -52,6 +52,7 @@ void simi_enter_rom(dfu_sim *s)
     s->generation++;
     s->reenum_at = 0;
     s->configured = 1;
+    s->prog_locked = 0;
     simi_dfu_reset_state(s);
 }
 
@@ -111,6 +112,11 @@ void simi_leave(dfu_sim *s, uint32_t addr)
                    (uint64_t)msp > end - 16) {
             /* STM32H74x/75x ROM V9.0-V9.2: "application stack pointer must be lower than
              * (RAM end - 16 bytes)"; the USB device is gone and the application never runs. */
+            s->mode = DFU_SIM_HANG;
+            out = "hang";
+        } else if (s->p->fam == SIM_FAM_H7 && s->rom_id == 0xD2) {
+            /* STM32H74x rev Y ROM V13.2: "Go command is not working"; only the reset path
+             * (an address that does not hold a RAM address) gets the application started. */
             s->mode = DFU_SIM_HANG;
             out = "hang";
         } else {

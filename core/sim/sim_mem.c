@@ -55,8 +55,14 @@ int simi_mem_init(dfu_sim *s, struct dfu_err *err)
     uint32_t fsize = flash_size(p);
     int rc = add_region(s, p->flash_base, fsize, SIM_K_FLASH, 0, 0xFF, 0);
 
-    for (unsigned i = 0; rc == 0 && i < p->nram; i++)
-        rc = add_region(s, p->ram_base[i], p->ram_size[i], SIM_K_RAM, 0, 0x00, p->ram_rom[i]);
+    for (unsigned i = 0; rc == 0 && i < p->nram; i++) {
+        uint32_t rom = p->ram_rom[i];
+        /* STM32H74x/75x: V9.0 uses 208 KiB of AXI SRAM, V9.1 and later 20 KiB (AN2606). */
+        if (p->fam == SIM_FAM_H7 && p->ram_base[i] == 0x24000000 && s->rom_id >= 0x91 &&
+            s->rom_id <= 0x9F)
+            rom = 20 * 1024;
+        rc = add_region(s, p->ram_base[i], p->ram_size[i], SIM_K_RAM, 0, 0x00, rom);
+    }
     if (rc == 0 && p->sys_size != 0)
         rc = add_region(s, p->sys_base, p->sys_size, SIM_K_SYS, 0, 0x00, 0);
     if (rc == 0 && p->uid_addr != 0 &&

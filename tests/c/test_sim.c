@@ -462,7 +462,35 @@ static int test_bootloader_id(void)
     return 0;
 }
 
+/* ROM version specifics of the H74x/75x (AN2606): RAM used by the ROM, bank-2 erase on V9.1. */
+static int test_h7_rom_versions(void)
+{
+    uint8_t d[16] = {0}, st[6];
+    dfu_sim *s = mk("stm32h753");
+
+    T_ASSERT(s != NULL);
+    T_EQ_INT(write_at(s, 0x24006000, d, 16), DFU_STATUS_ERR_TARGET); /* V9.0: 208 KiB */
+    T_OK(clrstatus(s), e_);
+    T_EQ_INT(write_at(s, 0x24034000, d, 16), 0);
+    T_EQ_INT(erase_page(s, 0x08100000), 0);
+    dfu_sim_free(s);
+    s = mk("stm32h753,rom=0x91");
+    T_EQ_INT(write_at(s, 0x24004000, d, 16), DFU_STATUS_ERR_TARGET); /* V9.1: 20 KiB */
+    T_OK(clrstatus(s), e_);
+    T_EQ_INT(write_at(s, 0x24005000, d, 16), 0);
+    T_EQ_INT(erase_page(s, 0x080E0000), 0);    /* bank 1 fine */
+    T_EQ_INT(erase_page(s, 0x08100000), -201); /* bank 2: still dfuDNBUSY afterwards */
+    T_OK(getstatus(s, st), e_);
+    T_EQ_INT(st[4], DFU_STATE_DNBUSY);
+    T_OK(clrstatus(s), e_); /* the CubeProgrammer double CLRSTATUS */
+    T_OK(clrstatus(s), e_);
+    T_EQ_INT(getstate(s), DFU_STATE_IDLE);
+    dfu_sim_free(s);
+    return 0;
+}
+
 static const struct t_case cases[] = {
+    {"h7_rom_versions", test_h7_rom_versions},
     {"state_table", test_state_table},
     {"clrstatus_twice", test_clrstatus_twice},
     {"manifest_leaves", test_manifest_leaves},

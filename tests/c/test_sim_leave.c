@@ -68,6 +68,11 @@ static const struct lcase matrix[] = {
      0x1FF00000, 0x20003FE0},
     {"stm32h753,boot0=0", 0x00000000, 0x08000199, 0x0800BA65, "hardfault", "reset", DFU_SIM_HANG,
      0x08000199, 0x00000000},
+    /* rev Y ROM V13.2: "Go command is not working", the reset path still starts the app */
+    {"stm32h753,rom=0xd2", 0x2407FF00, 0x08000199, 0x08000000, "hang", "jump", DFU_SIM_HANG,
+     0x08000199, 0x2407FF00},
+    {"stm32h753,rom=0xd2,boot0=0", 0x2407FF00, 0x08000199, 0x0800BA65, "app_running", "reset",
+     DFU_SIM_APP, 0x08000199, 0x2407FF00},
     /* jump=branch: PC = ADDR, MSP stays the ROM's */
     {"stm32h753,jump=branch", 0x24080000, 0x08000199, 0x0800BA65, "app_running", "jump",
      DFU_SIM_APP, 0x0800BA65, 0x20003FE0},

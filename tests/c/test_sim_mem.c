@@ -30,12 +30,18 @@ static int test_h7_once_per_erase(void)
     T_OK(dfu_sim_read_mem(s, 0x08000040, back, 32, &e_), e_);
     T_EQ_MEM(back, d, 8);
     T_EQ_INT(back[8], 0xFF);
-    /* misaligned address */
-    T_EQ_INT(write_at(s, 0x08000104, d, 8), DFU_STATUS_ERR_TARGET);
-    T_OK(clrstatus(s), e_);
-    /* a fresh erase makes it writable again; the other sector is untouched */
+    /* a fresh erase makes it writable again */
     T_EQ_INT(erase_page(s, 0x08000000), 0);
     T_EQ_INT(write_at(s, 0x08000000, d, 32), 0);
+    /* a misaligned address fails, and so does every later program operation (AN2606 4.6),
+     * also after a USB reset: only a restart of the ROM clears it */
+    T_EQ_INT(write_at(s, 0x08000104, d, 8), DFU_STATUS_ERR_TARGET);
+    T_OK(clrstatus(s), e_);
+    T_EQ_INT(write_at(s, 0x08000200, d, 32), DFU_STATUS_ERR_PROG);
+    T_OK(dfu_sim_bus_reset(s, &e_), e_);
+    T_EQ_INT(write_at(s, 0x08000200, d, 32), DFU_STATUS_ERR_PROG);
+    T_OK(clrstatus(s), e_);
+    T_EQ_INT(write_at(s, 0x24040000, d, 32), 0); /* RAM is not flash programming */
     dfu_sim_free(s);
     return 0;
 }
