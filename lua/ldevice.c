@@ -862,11 +862,19 @@ static int mod_list(lua_State *L)
     return 1;
 }
 
-/* Select the alt a device string asks for (alt=N or alt=NAME). */
-static int apply_spec_alt(dfu_dev *d, const struct dfu_devspec *spec, struct dfu_err *e)
+/* Check the narrowing keys of a device string (vid:pid, serial=, path=) and select the alt it
+ * asks for (alt=N or alt=NAME). */
+static int apply_spec(dfu_dev *d, const struct dfu_devspec *spec, struct dfu_err *e)
 {
+    const struct dfu_devinfo *info = dfu_dev_info(d);
     uint8_t alt;
     int rc;
+
+    if ((spec->has_vid && spec->vid != info->vid) || (spec->has_pid && spec->pid != info->pid) ||
+        (spec->serial[0] != '\0' && strcmp(spec->serial, info->serial) != 0) ||
+        (spec->path[0] != '\0' && strcmp(spec->path, info->path) != 0))
+        return dfu_err_set(e, DFU_E_NOT_FOUND, "simulated device %s does not match",
+                           spec->sim_profile);
 
     if (spec->alt < 0 && spec->alt_name[0] == '\0')
         return 0;
@@ -940,7 +948,7 @@ static int mod_open(lua_State *L)
         return 1; /* dfu_open applied the alt from the string */
     }
     b = lua_touserdata(L, -1);
-    rc = apply_spec_alt(b->dev, &spec, &e);
+    rc = apply_spec(b->dev, &spec, &e);
     if (rc < 0) {
         close_box(b); /* close it now rather than at the next GC cycle */
         return dfulua_fail(L, rc, &e);

@@ -118,6 +118,15 @@ describe("dfu.core", function()
       assert.is_true(kinds.ctrl)
     end)
 
+    it("checks the narrowing keys against the simulated device", function()
+      local serial = assert(core.list("sim:stm32h753"))[1].serial
+      local d <close> = assert(core.open("sim:stm32h753,serial=" .. serial))
+      local ok, msg, code = core.open("sim:stm32h753,serial=nope")
+      assert.is_nil(ok)
+      assert.is_string(msg)
+      assert.are.equal("NOT_FOUND", code)
+    end)
+
     it("fails for an unknown profile", function()
       local ok, msg, code = core.open("sim:no_such_chip")
       assert.is_nil(ok)
