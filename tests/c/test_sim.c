@@ -28,7 +28,7 @@ static int send(dfu_sim *s, int r)
     }
 }
 
-/* Drive a fresh H753 into @state. */
+/* Drive a fresh device into @state (for dfu11 the "set address" is a 5-byte data block). */
 static int reach(dfu_sim *s, int state)
 {
     uint8_t b[5] = {0x21, 0x00, 0x00, 0x00, 0x08}, buf[1024];
@@ -42,7 +42,12 @@ static int reach(dfu_sim *s, int state)
     case DFU_STATE_DNLOAD_IDLE:
         return set_address(s, 0x08000000);
     case DFU_STATE_MANIFEST_SYNC:
+        if (strcmp(dfu_sim_profile(s), "dfu11") == 0 && set_address(s, 0x08000000) != 0)
+            return -1;
         return dnload(s, 0, NULL, 0);
+    case DFU_STATE_DNBUSY: /* only observable with the busy fault */
+        dfu_sim_inject(s, "busy:DNLOAD:1", &e_);
+        return job(s, 0, b, 5, NULL) == -201 ? 0 : -1;
     case DFU_STATE_UPLOAD_IDLE:
         return upload(s, 2, buf, 1024, &n);
     case DFU_STATE_ERROR:
@@ -57,6 +62,7 @@ struct row {
 };
 
 #define PIPE DFU_E_PIPE
+#define GONE DFU_E_NO_DEVICE
 static const struct row table[] = {
     {DFU_STATE_IDLE, R_DETACH, 1, DFU_STATE_ERROR},
     {DFU_STATE_IDLE, R_DNLOAD, 0, DFU_STATE_DNLOAD_SYNC},
@@ -86,6 +92,7 @@ static const struct row table[] = {
     {DFU_STATE_MANIFEST_SYNC, R_DNLOAD, 1, DFU_STATE_ERROR},
     {DFU_STATE_MANIFEST_SYNC, R_DNLOAD0, 1, DFU_STATE_ERROR},
     {DFU_STATE_MANIFEST_SYNC, R_UPLOAD, 1, DFU_STATE_ERROR},
+    {DFU_STATE_MANIFEST_SYNC, R_GETSTATUS, 0, GONE}, /* dfuMANIFEST, then the ROM leaves */
     {DFU_STATE_MANIFEST_SYNC, R_CLRSTATUS, 0, DFU_STATE_ERROR},
     {DFU_STATE_MANIFEST_SYNC, R_GETSTATE, 0, DFU_STATE_MANIFEST_SYNC},
     {DFU_STATE_MANIFEST_SYNC, R_ABORT, 0, DFU_STATE_IDLE},
@@ -105,19 +112,46 @@ static const struct row table[] = {
     {DFU_STATE_ERROR, R_CLRSTATUS, 0, DFU_STATE_IDLE},
     {DFU_STATE_ERROR, R_GETSTATE, 0, DFU_STATE_ERROR},
     {DFU_STATE_ERROR, R_ABORT, 1, DFU_STATE_ERROR},
+    /* dfuDNBUSY seen by the host (a ROM that reports done too late): only GETSTATUS/GETSTATE,
+     * and the ST CLRSTATUS rule */
+    {DFU_STATE_DNBUSY, R_DETACH, 1, DFU_STATE_ERROR},
+    {DFU_STATE_DNBUSY, R_DNLOAD, 1, DFU_STATE_ERROR},
+    {DFU_STATE_DNBUSY, R_DNLOAD0, 1, DFU_STATE_ERROR},
+    {DFU_STATE_DNBUSY, R_UPLOAD, 1, DFU_STATE_ERROR},
+    {DFU_STATE_DNBUSY, R_GETSTATUS, 0, DFU_STATE_DNBUSY},
+    {DFU_STATE_DNBUSY, R_CLRSTATUS, 0, DFU_STATE_ERROR},
+    {DFU_STATE_DNBUSY, R_GETSTATE, 0, DFU_STATE_DNBUSY},
+    {DFU_STATE_DNBUSY, R_ABORT, 1, DFU_STATE_ERROR},
 };
 
-static int test_state_table(void)
+/* Plain DFU 1.1 differs from DfuSe in two cells. */
+static const struct row plain_diff[] = {
+    {DFU_STATE_IDLE, R_DNLOAD0, 1, DFU_STATE_ERROR},
+    {DFU_STATE_MANIFEST_SYNC, R_GETSTATUS, 0, DFU_STATE_MANIFEST_SYNC}, /* dfuMANIFEST, done */
+};
+
+static int run_table(const char *profile)
 {
+    int plain = strcmp(profile, "dfu11") == 0;
+
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-        const struct row *r = &table[i];
-        dfu_sim *s = mk("stm32h753");
+        struct row rr = table[i];
+        const struct row *r = &rr;
+        for (size_t k = 0; plain && k < sizeof plain_diff / sizeof plain_diff[0]; k++)
+            if (plain_diff[k].state == rr.state && plain_diff[k].req == rr.req)
+                rr = plain_diff[k];
+        dfu_sim *s = mk(profile);
         T_ASSERT(s != NULL);
         T_EQ_INT(reach(s, r->state), 0);
         T_EQ_INT(getstate(s), r->state);
         int rc = send(s, r->req);
         if (rc != (r->stall ? PIPE : 0))
             T_FAIL_("state %d request %d: rc %d (%s)", r->state, r->req, rc, e_.msg);
+        if (r->after == GONE) {
+            T_EQ_INT(getstate(s), GONE);
+            dfu_sim_free(s);
+            continue;
+        }
         if (getstate(s) != r->after)
             T_FAIL_("state %d request %d: now %d, want %d", r->state, r->req, getstate(s),
                     r->after);
@@ -131,6 +165,11 @@ static int test_state_table(void)
         dfu_sim_free(s);
     }
     return 0;
+}
+
+static int test_state_table(void)
+{
+    return run_table("stm32h753") || run_table("stm32f405") || run_table("dfu11");
 }
 
 /* ST stack: CLRSTATUS outside dfuERROR gives dfuERROR/errUNKNOWN, a second one dfuIDLE. */
