@@ -5,6 +5,15 @@
  * Timing (design.md 5): every control transfer costs 1.0 ms plus 1.0 us per data byte. A job
  * (erase, program) starts when the first GETSTATUS reply has been sent; while it runs the ROM
  * does not serve EP0, so a request arriving then is answered when the job ends (or times out).
+ *
+ * Choices where the documents are silent (all marked "inferred" where they are made):
+ * - illegal DFU requests set bStatus errSTALLEDPKT; an unknown DfuSe command gives errTARGET;
+ * - a misaligned flash write gives errTARGET, later flash writes errPROG (AN2606 4.6);
+ * - UPLOAD past the end of a region returns a short frame; outside any region, or on another
+ *   alt's memory, it stalls with errTARGET; flash reads under RDP level 1 stall with errVENDOR;
+ * - a disconnect fault that re-appears, and every reset that enters the ROM, give a fresh DFU
+ *   state (dfuIDLE, pointer 0x08000000, alt 0, Device Feature x8); memory is kept;
+ * - a USB bus reset re-initialises the DFU class only (the ROM keeps running).
  */
 #include <stdlib.h>
 #include <string.h>

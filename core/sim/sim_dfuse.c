@@ -269,11 +269,6 @@ static void run_plain(dfu_sim *s, struct job_result *jr)
     jr->busy_us += prog;
 }
 
-unsigned simi_job_poll(dfu_sim *s)
-{
-    return s->last_poll;
-}
-
 /* First GETSTATUS in dfuDNLOAD-SYNC: answer dfuDNBUSY, then run the job (ST: in the EP0
  * TX-complete callback); the device is busy (does not serve EP0) for the job's time. */
 static void start_job(dfu_sim *s)

@@ -254,7 +254,5 @@ void simi_events_free(dfu_sim *s);
 /** DFU class request (bmRequestType 0x21/0xA1). Returns 0, DFU_E_PIPE (stall). */
 int simi_dfu_request(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_t *len);
 void simi_dfu_reset_state(dfu_sim *s);
-/** Reported bwPollTimeout for the pending job. */
-unsigned simi_job_poll(dfu_sim *s);
 
 #endif
