@@ -14,8 +14,8 @@
  * On a write, each CUR/PRG pair takes the PRG word if the host changed it, else the CUR word (a
  * host may edit either copy), and after the reset both copies read the new value. The bank-2
  * registers (WPSN_CUR2 etc., 0x52002100+) are outside the block: bank-2 sectors are never
- * write-protected in the model. */
-* /
+ * write-protected in the model.
+ */
 #include <string.h>
 
 #include "sim/sim_int.h"
@@ -25,7 +25,7 @@
 #define H7_WPSN 28
 #define H7_BOOT 36
 
-    static uint32_t rd(const uint8_t *p)
+static uint32_t rd(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
