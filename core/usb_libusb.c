@@ -20,10 +20,9 @@
 #define CTRL_DEFAULT_TIMEOUT_MS 5000u
 #define REENUM_POLL_MS 100u
 #define UDEV_RULES_HINT                                                                            \
-    "no permission to open the USB device; install dfush's udev rules "                            \
-    "(cmake --install puts 60-dfush.rules in lib/udev/rules.d; or copy udev/60-dfush.rules to "    \
-    "/etc/udev/rules.d/), run 'udevadm control --reload && udevadm trigger' as root, replug the "  \
-    "device and make sure you are in group plugdev (or run as root)"
+    "no permission: install 60-dfush.rules (cmake --install, or copy udev/60-dfush.rules "         \
+    "to /etc/udev/rules.d), run 'udevadm control --reload; udevadm trigger' as root, join group "  \
+    "plugdev and replug"
 
 struct usb_tr {
     struct dfu_transport base;

@@ -95,6 +95,12 @@ node_perms() {
   ls -l "$n" | grep -q '^crw-rw---- .* plugdev '
 }
 
+no_access_hint() { # without permission: exit status 3 and a message naming the udev rules
+  su -s /bin/sh nobody -c "dfush -d usb read 0x08000000 1K -o /tmp/n.bin" >/tmp/na.txt 2>&1
+  r=$?
+  cat /tmp/na.txt
+  [ $r -eq 3 ] && grep -q 'udev' /tmp/na.txt
+}
 list_dfuutil() {
   dfu-util -l >/tmp/l.txt 2>&1
   cat /tmp/l.txt
@@ -135,6 +141,9 @@ first_seg() { head -1 "$SEGS"; }
 
 echo "=== suite $P (dfush: $([ $HAVE_DFUSH = 1 ] && echo yes || echo no))"
 run "udev rules give plugdev rw on the device node" node_perms
+run "a plugdev user can talk to the device (dfu-util)" su -s /bin/sh dev -c "dfu-util -l | grep -q 'Found DFU: .0483:df11'"
+drun "a plugdev user can read with dfush" su -s /bin/sh dev -c "dfush -d usb read 0x08000000 1K -o /tmp/u.bin"
+drun "a user outside plugdev is pointed at the udev rules" no_access_hint
 run "dfu-util -l lists the DfuSe ROM" list_dfuutil
 drun "dfush list (libusb)" list_dfush
 
@@ -183,12 +192,22 @@ run "the device left and came back as the ROM" wait_back "$n"
 set -- $(first_seg)
 run "flash kept across the reset (dfu-util)" dfuutil_cmp "$1" "$2" "$3"
 drun "dfush lists the device again" list_dfush
+# the same, inside one process: the libusb transport re-attaches to the new enumeration
+n=$(enum_count)
+drun "dfush: leave, ROM resets, wait_reenumerate re-attaches" dfush /reenum.lua "$SMALL"
+drun "the ROM re-enumerated during that" wait_back "$n"
 
 # leave for good: the application starts and the ROM is gone from the bus
 if [ $HAVE_DFUSH = 1 ]; then
   run "dfush flash --leave" dfush -d usb flash "$IMG" --leave
   run "the device left DFU (dfush)" gone_from_bus
-  run "the simulated application runs" grep -q '"outcome":"app_running"' /tmp/events.jsonl
+  if [ "$P" = stm32h753 ]; then
+    # the H753 ROM's leave depends on the ROM version and jump model (design.md 6); the
+    # outcome is reported, not asserted
+    echo "NOTE: $P leave outcome: $(grep '"ev":"leave"' /tmp/events.jsonl | tail -1)"
+  else
+    run "the simulated application runs" grep -q '"outcome":"app_running"' /tmp/events.jsonl
+  fi
 else
   run "dfu-util -s 0x08000000:leave" dfu-util -a 0 -s 0x08000000:4:leave -U /tmp/l.bin
   run "the device left DFU (dfu-util)" gone_from_bus
