@@ -609,6 +609,43 @@ static int test_dfu_suffix_reads_ours(void)
     return 0;
 }
 
+/* arm-none-eabi-objcopy turns our HEX and S-record files into the same raw binary as ours. */
+static int test_objcopy_reads_ours(void)
+{
+    if (!have_tool("arm-none-eabi-objcopy"))
+        return T_SKIP;
+    struct dfu_err e;
+    char dir[256], in[512], out[512], cmd[1200];
+    T_ASSERT(make_tmpdir(dir, sizeof dir) == 0);
+    dfu_image *img = NULL;
+    T_OK(load_fixture("h7_dualbank.elf", NULL, &img, &e), e);
+    dfu_image *filled = dfu_image_clone(img);
+    T_OK(dfu_image_fill_gaps(filled, 0xFF, &e), e);
+    static const char *exts[] = {"hex", "s19"};
+    static const char *bfd[] = {"ihex", "srec"};
+    for (int i = 0; i < 2; i++) {
+        struct dfu_write_opts wo;
+        dfu_write_opts_init(&wo);
+        wo.record_size = (uint8_t)(i == 0 ? 32 : 16);
+        snprintf(in, sizeof in, "%s/ours.%s", dir, exts[i]);
+        snprintf(out, sizeof out, "%s/objcopy%d.bin", dir, i);
+        T_OK(dfu_image_save(img, in, &wo, &e), e);
+        snprintf(cmd, sizeof cmd, "arm-none-eabi-objcopy -I %s -O binary --gap-fill 0xff '%s' '%s'",
+                 bfd[i], in, out);
+        T_EQ_INT(system(cmd), 0);
+        size_t len;
+        char *b = slurp(out, &len);
+        T_ASSERT(b != NULL);
+        T_EQ_INT(len, dfu_image_segment(filled, 0)->size);
+        T_EQ_MEM(b, dfu_image_segment(filled, 0)->data, len);
+        free(b);
+    }
+    dfu_image_free(filled);
+    dfu_image_free(img);
+    rm_tmpdir(dir);
+    return 0;
+}
+
 static const struct t_case cases[] = {
     {"truth", test_truth},
     {"all_fixtures_covered", test_all_fixtures_covered},
@@ -617,6 +654,7 @@ static const struct t_case cases[] = {
     {"dfuse_rewrite_identical", test_dfuse_rewrite_identical},
     {"dfuse_pack_reads_ours", test_dfuse_pack_reads_ours},
     {"dfu_suffix_reads_ours", test_dfu_suffix_reads_ours},
+    {"objcopy_reads_ours", test_objcopy_reads_ours},
     {NULL, NULL},
 };
 T_MAIN(cases)
