@@ -434,6 +434,40 @@ int dfu_sim_control(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_
     return 0;
 }
 
+int dfu_sim_out_stalls(const dfu_sim *s, const struct dfu_ctrl *req)
+{
+    enum sim_req r = classify(req);
+    unsigned n = s->counters[r] + 1;
+
+    if ((req->bmRequestType & 0x80u) || s->mode != DFU_SIM_ROM)
+        return 0;
+    if (s->now < s->busy_until && (s->fflags & SIM_FF_EARLYSTALL))
+        return 1;
+    for (unsigned i = 0; i < s->nfaults; i++) {
+        const struct sim_fault *f = &s->faults[i];
+        if (!f->used && f->n == n && strcmp(f->req, simi_req_name(r)) == 0)
+            return f->kind == SIM_F_STALL ||
+                   (f->kind == SIM_F_STATUS && r != SIM_R_DNLOAD && is_dfu(req));
+    }
+    if (!is_dfu(req))
+        return 0; /* standard OUT requests carry no data stage */
+    if (req->wIndex != 0 || req->bRequest == 0x00 || req->bRequest > 0x06 ||
+        req->bRequest == 0x02 || req->bRequest == 0x03 || req->bRequest == 0x05)
+        return 1;
+    if (req->bRequest == 0x06) /* ABORT */
+        return s->state != DFU_STATE_IDLE && s->state != DFU_STATE_DNLOAD_SYNC &&
+               s->state != DFU_STATE_DNLOAD_IDLE && s->state != DFU_STATE_MANIFEST_SYNC &&
+               s->state != DFU_STATE_UPLOAD_IDLE;
+    if (req->bRequest != 0x01)
+        return 0;
+    /* the state after a running job is already in s->state */
+    if (s->state != DFU_STATE_IDLE && s->state != DFU_STATE_DNLOAD_IDLE)
+        return 1;
+    if (req->wLength > s->p->transfer_size)
+        return 1;
+    return req->wLength == 0 && s->p->bcd_dfu != 0x011A && s->state == DFU_STATE_IDLE;
+}
+
 int dfu_sim_bus_reset(dfu_sim *s, struct dfu_err *err)
 {
     tick(s);

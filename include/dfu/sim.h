@@ -83,6 +83,11 @@ int dfu_sim_save(dfu_sim *s, struct dfu_err *err);
  *  (dfuIDLE, address pointer 0x08000000, alt 0); the MCU is not reset. */
 int dfu_sim_bus_reset(dfu_sim *s, struct dfu_err *err);
 
+/** 1 if dfu_sim_control would STALL the host-to-device request @req whatever its data (DFU
+ *  state, wLength, wIndex, an injected fault), so a USB frontend that must decide a STALL before
+ *  the data stage (raw_gadget) can do so; 0 otherwise. Does not change the model. */
+int dfu_sim_out_stalls(const dfu_sim *s, const struct dfu_ctrl *req);
+
 /** Current bState of the DFU state machine (DFU_STATE_*), for inspection. */
 uint8_t dfu_sim_dfu_state(const dfu_sim *s);
 

@@ -144,7 +144,17 @@ static int run_table(const char *profile)
         T_ASSERT(s != NULL);
         T_EQ_INT(reach(s, r->state), 0);
         T_EQ_INT(getstate(s), r->state);
+        static const struct dfu_ctrl out[] = {[R_DETACH] = {0x21, 0, 1000, 0, 0},
+                                              [R_DNLOAD] = {0x21, 1, 0, 0, 5},
+                                              [R_DNLOAD0] = {0x21, 1, 0, 0, 0},
+                                              [R_CLRSTATUS] = {0x21, 4, 0, 0, 0},
+                                              [R_ABORT] = {0x21, 6, 0, 0, 0}};
+        int pred = -1;
+        if (r->req != R_UPLOAD && r->req != R_GETSTATUS && r->req != R_GETSTATE)
+            pred = dfu_sim_out_stalls(s, &out[r->req]);
         int rc = send(s, r->req);
+        if (pred >= 0 && pred != (rc == PIPE))
+            T_FAIL_("state %d request %d: predicted stall %d, rc %d", r->state, r->req, pred, rc);
         if (rc != (r->stall ? PIPE : 0))
             T_FAIL_("state %d request %d: rc %d (%s)", r->state, r->req, rc, e_.msg);
         if (r->after == GONE) {

@@ -20,6 +20,32 @@ static int test_stall(void)
     return 0;
 }
 
+/* dfu_sim_out_stalls sees an injected stall coming, and does not consume it. */
+static int test_out_stalls_prediction(void)
+{
+    dfu_sim *s = mk("stm32h753,faults=stall:DNLOAD:2;timeout:DNLOAD:3");
+    struct dfu_ctrl dn = {0x21, 1, 2, 0, 16};
+    uint8_t d[16] = {0};
+
+    T_ASSERT(s != NULL);
+    T_EQ_INT(dfu_sim_out_stalls(s, &dn), 0);
+    T_EQ_INT(set_address(s, 0x24040000), 0); /* DNLOAD 1 */
+    T_EQ_INT(dfu_sim_out_stalls(s, &dn), 1);
+    T_EQ_INT(dfu_sim_out_stalls(s, &dn), 1);
+    T_EQ_INT(dnload(s, 2, d, 16), DFU_E_PIPE); /* DNLOAD 2 */
+    T_OK(clrstatus(s), e_);
+    T_EQ_INT(dfu_sim_out_stalls(s, &dn), 0); /* a timeout is not a stall */
+    dfu_sim_free(s);
+    s = mk("stm32h753");
+    dn.wLength = 2048;
+    T_EQ_INT(dfu_sim_out_stalls(s, &dn), 1); /* more than wTransferSize */
+    T_EQ_INT(dnload(s, 2, d, 16), 0);
+    dn.wLength = 16;
+    T_EQ_INT(dfu_sim_out_stalls(s, &dn), 1); /* dfuDNLOAD-SYNC */
+    dfu_sim_free(s);
+    return 0;
+}
+
 static int test_timeout(void)
 {
     dfu_sim *s = mk("stm32f405,faults=timeout:GETSTATUS:2");
@@ -289,6 +315,7 @@ static int test_inject_and_parse(void)
 
 static const struct t_case cases[] = {
     {"stall", test_stall},
+    {"out_stalls_prediction", test_out_stalls_prediction},
     {"timeout", test_timeout},
     {"disconnect", test_disconnect},
     {"status_faults", test_status_faults},
