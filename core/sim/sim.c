@@ -22,6 +22,11 @@
 
 static void tick(dfu_sim *s)
 {
+    if (s->job_pending && s->now >= s->busy_until) {
+        s->job_pending = 0;
+        s->state = s->next_state;
+        s->status = s->next_status;
+    }
     if (s->reset_at != 0 && s->now >= s->reset_at) {
         uint64_t t = s->now;
         s->now = s->reset_at;
@@ -438,6 +443,7 @@ int dfu_sim_out_stalls(const dfu_sim *s, const struct dfu_ctrl *req)
 {
     enum sim_req r = classify(req);
     unsigned n = s->counters[r] + 1;
+    uint8_t state = s->job_pending ? s->next_state : s->state; /* when it will be served */
 
     if ((req->bmRequestType & 0x80u) || s->mode != DFU_SIM_ROM)
         return 0;
@@ -455,17 +461,16 @@ int dfu_sim_out_stalls(const dfu_sim *s, const struct dfu_ctrl *req)
         req->bRequest == 0x02 || req->bRequest == 0x03 || req->bRequest == 0x05)
         return 1;
     if (req->bRequest == 0x06) /* ABORT */
-        return s->state != DFU_STATE_IDLE && s->state != DFU_STATE_DNLOAD_SYNC &&
-               s->state != DFU_STATE_DNLOAD_IDLE && s->state != DFU_STATE_MANIFEST_SYNC &&
-               s->state != DFU_STATE_UPLOAD_IDLE;
+        return state != DFU_STATE_IDLE && state != DFU_STATE_DNLOAD_SYNC &&
+               state != DFU_STATE_DNLOAD_IDLE && state != DFU_STATE_MANIFEST_SYNC &&
+               state != DFU_STATE_UPLOAD_IDLE;
     if (req->bRequest != 0x01)
         return 0;
-    /* the state after a running job is already in s->state */
-    if (s->state != DFU_STATE_IDLE && s->state != DFU_STATE_DNLOAD_IDLE)
+    if (state != DFU_STATE_IDLE && state != DFU_STATE_DNLOAD_IDLE)
         return 1;
     if (req->wLength > s->p->transfer_size)
         return 1;
-    return req->wLength == 0 && s->p->bcd_dfu != 0x011A && s->state == DFU_STATE_IDLE;
+    return req->wLength == 0 && s->p->bcd_dfu != 0x011A && state == DFU_STATE_IDLE;
 }
 
 int dfu_sim_bus_reset(dfu_sim *s, struct dfu_err *err)

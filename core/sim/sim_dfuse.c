@@ -43,6 +43,7 @@ void simi_dfu_reset_state(dfu_sim *s)
     s->xlen = 0;
     s->busy_until = 0;
     s->pending_busy = 0;
+    s->job_pending = 0;
     s->after_reply = SIM_AFTER_NONE;
     s->reset_at = 0;
     s->feat0 = 0;
@@ -319,10 +320,9 @@ static int do_getstatus(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, s
     case DFU_STATE_DNLOAD_SYNC:
         if (s->job != SIM_JOB_NONE) {
             start_job(s);
-            s->state = DFU_STATE_DNBUSY;
+            s->state = DFU_STATE_DNBUSY; /* until the job ends (sim.c applies next_state) */
             status_reply(s, data, len, req->wLength, s->last_poll);
-            s->state = s->next_state;
-            s->status = s->next_status;
+            s->job_pending = 1;
             return 0;
         }
         s->state = DFU_STATE_DNLOAD_IDLE;
@@ -344,7 +344,9 @@ static int do_getstatus(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, s
             status_reply(s, data, len, req->wLength, poll);
             s->pending_busy = 10000;
             s->manifest_done = 1;
-            s->state = DFU_STATE_MANIFEST_SYNC;
+            s->next_state = DFU_STATE_MANIFEST_SYNC;
+            s->next_status = s->status;
+            s->job_pending = 1;
             return 0;
         }
         s->state = DFU_STATE_IDLE;

@@ -173,6 +173,7 @@ struct dfu_sim {
     const char *reset_cause;
     unsigned last_poll;
     uint8_t next_state, next_status; /* state once the running job ends */
+    int job_pending;                 /* next_state applies at busy_until */
 
     /* faults */
     struct sim_fault faults[SIM_MAX_FAULTS];

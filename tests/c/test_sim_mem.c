@@ -284,6 +284,9 @@ static int test_events(void)
                            "\"dfuDNLOAD-SYNC\"") != NULL);
     T_ASSERT(last_event(s, "\"req\":\"GETSTATUS\",\"wValue\":0,\"len\":6,\"state\":"
                            "\"dfuDNLOAD-IDLE\"") != NULL);
+    T_EQ_INT(count_events(s, "\"req\":\"GETSTATUS\",\"wValue\":0,\"len\":6,\"state\":"
+                             "\"dfuDNBUSY\""),
+             3);
     /* t is virtual seconds: the erase ends after 0.4 s */
     const char *ev = last_event(s, "\"ev\":\"ctrl\"");
     double t = 0;
