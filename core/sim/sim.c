@@ -375,7 +375,7 @@ int dfu_sim_control(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_
     }
     f = simi_fault_hit(s, r);
     if (f != NULL && f->kind == SIM_F_TIMEOUT) {
-        s->now += tmo;
+        s->now += timeout_ms ? tmo : 5000000u; /* an unlimited wait: count dfu-util's 5 s */
         log_ctrl(s, r, req, 0, "timeout");
         return dfu_err_set(err, DFU_E_TIMEOUT, "sim: %s timed out (injected)", simi_req_name(r));
     }
