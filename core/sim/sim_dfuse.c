@@ -46,7 +46,6 @@ void simi_dfu_reset_state(dfu_sim *s)
     s->job_pending = 0;
     s->after_reply = SIM_AFTER_NONE;
     s->reset_at = 0;
-    s->feat0 = 0;
 }
 
 static void status_reply(dfu_sim *s, uint8_t *data, size_t *len, uint16_t wlength, unsigned poll)

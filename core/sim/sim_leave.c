@@ -53,6 +53,7 @@ void simi_enter_rom(dfu_sim *s)
     s->reenum_at = 0;
     s->configured = 1;
     s->prog_locked = 0;
+    s->feat0 = 0; /* the ROM starts at x8 */
     simi_dfu_reset_state(s);
 }
 
