@@ -280,6 +280,8 @@ function M.execute(dev, plan, opts, fam)
   local function mark(name, t) phase_t[name] = dev:now() - t end
   local ok, err = pcall(function()
     dev:abort_to_idle()
+    -- read protection and write-protected sectors (option bytes), before anything is erased
+    if opts.check_protection ~= false then require("dfu.ob").check_plan(dev, plan, log) end
     if plan.full then
       local t = dev:now()
       if dev:alt() ~= plan.flash_alt then util.check(dev:set_alt(plan.flash_alt)) end
