@@ -45,6 +45,8 @@ The output format follows OUT's extension: .bin (raw), .hex (Intel HEX), .s19/.s
         if a.layout and not dfu.plan.find(dfu.plan.sectors(a.layout), addr + done) then
           hint = string.format(" (%s is outside %s; choose the alt setting with --alt, see dfush info)",
             util.hex(addr + done), dfu.plan.alt_label(a))
+        elseif require("dfu.ob").refused_by_rdp(dev) then
+          hint = "\n" .. require("dfu.ob").RDP_HINT
         end
         util.raise(string.format("read at %s failed: %s%s", util.hex(addr + done), msg, hint), code,
           { address = addr + done })
