@@ -40,7 +40,12 @@ local function fail(dev, msg, code, fields)
     fields.status = fields.status or le.status
     fields.state = fields.state or le.state
   end
-  if st and EXPLAIN[st] and code == "STATUS" then msg = msg .. "\n" .. EXPLAIN[st] end
+  if st and EXPLAIN[st] and code == "STATUS" then
+    msg = msg .. "\n" .. EXPLAIN[st]
+  elseif code == "PIPE" and require("dfu.ob").refused_by_rdp(dev) then
+    -- the ROM stalls an UPLOAD of protected flash and shows errVENDOR in the status
+    msg = msg .. "\n" .. require("dfu.ob").RDP_HINT
+  end
   util.raise(msg, code or "ERROR", fields)
 end
 
