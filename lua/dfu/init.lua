@@ -11,7 +11,7 @@ local flash = require "dfu.flash"
 local M = {
   core = core, image = image, sim = sim,
   util = util, flash = flash, plan = require "dfu.plan", leave = require "dfu.leave",
-  json = require "dfu.json", family = require "dfu.family",
+  json = require "dfu.json", family = require "dfu.family", ob = require "dfu.ob",
   Error = util.Error, version = core.version,
 }
 
