@@ -538,7 +538,90 @@ static int test_h7_rom_versions(void)
     return 0;
 }
 
+/* Random EP0 traffic (fixed seed), mostly plausible DFU requests at interesting addresses:
+ * every answer keeps to the transport contract and the DFU state stays a valid bState; run
+ * under the sanitizers this also checks memory safety. */
+static uint32_t rnd(uint32_t *seed)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return *seed >> 8;
+}
+
+static int test_random_requests(void)
+{
+    static const char *specs[] = {"stm32h753,faults=poll0", "stm32f405,faults=earlystall", "dfu11",
+                                  "stm32h753,jump=branch,boot0=0,rom=0x91"};
+    static const struct dfu_ctrl tpl[] = {
+        {0x21, 1, 0, 0, 5},
+        {0x21, 1, 2, 0, 64},
+        {0xA1, 3, 0, 0, 6},
+        {0xA1, 3, 0, 0, 6},
+        {0xA1, 3, 0, 0, 6},
+        {0x21, 4, 0, 0, 0},
+        {0x21, 6, 0, 0, 0},
+        {0xA1, 2, 2, 0, 64},
+        {0xA1, 5, 0, 0, 1},
+        {0x01, 11, 1, 0, 0},
+        {0x80, 6, 0x0300, 0x0409, 255},
+        {0x21, 1, 0, 0, 1},
+        {0x21, 1, 3, 0, 0},
+        {0x21, 0, 0, 0, 0},
+        {0xC0, 1, 0, 0, 8},
+    };
+    static const uint32_t addrs[] = {0x08000000, 0x08020000, 0x08100000, 0x24040000,
+                                     0x20000000, 0x1FFFC000, 0x5200201C, 0x1FF1E7FE,
+                                     0xFFFF0000, 0x1FFF7800, 0x30000000, 0x08000001};
+    static uint8_t data[4096];
+    uint32_t seed = 12345;
+    unsigned ok = 0, jobs = 0;
+
+    for (unsigned k = 0; k < sizeof specs / sizeof specs[0]; k++) {
+        dfu_sim *s = mk(specs[k]);
+        T_ASSERT(s != NULL);
+        for (unsigned i = 0; i < 5000; i++) {
+            struct dfu_ctrl c = tpl[rnd(&seed) % (sizeof tpl / sizeof tpl[0])];
+            size_t n = 9999;
+            uint32_t a = addrs[rnd(&seed) % (sizeof addrs / sizeof addrs[0])];
+            if (rnd(&seed) % 8 == 0)
+                c.wValue = (uint16_t)rnd(&seed);
+            if (rnd(&seed) % 8 == 0)
+                c.wLength = (uint16_t)(rnd(&seed) % 4097);
+            if (c.bRequest == 11)
+                c.wValue = (uint16_t)(rnd(&seed) % 5);
+            memset(data, (int)(rnd(&seed) & 0xFF), sizeof data);
+            data[0] = rnd(&seed) % 2 ? 0x21 : (rnd(&seed) % 2 ? 0x41 : 0x92);
+            data[1] = (uint8_t)a;
+            data[2] = (uint8_t)(a >> 8);
+            data[3] = (uint8_t)(a >> 16);
+            data[4] = (uint8_t)(a >> 24);
+            int rc = dfu_sim_control(s, &c, data, &n, rnd(&seed) % 4 ? 5000 : 50, &e_);
+            if (rc != 0 && rc != DFU_E_PIPE && rc != DFU_E_TIMEOUT && rc != DFU_E_NO_DEVICE)
+                T_FAIL_("request %u: rc %d", i, rc);
+            ok += rc == 0;
+            T_ASSERT(n <= c.wLength);
+            T_ASSERT(rc == 0 || n == 0);
+            T_ASSERT(dfu_sim_dfu_state(s) <= DFU_STATE_ERROR);
+            if (dfu_sim_mode(s) != DFU_SIM_ROM) {
+                dfu_sim_advance(s, 60000000);
+                if (dfu_sim_mode(s) != DFU_SIM_ROM) {
+                    jobs += count_events(s, "\"ev\":\"erase\"");
+                    jobs += count_events(s, "\"ev\":\"program\"");
+                    dfu_sim_free(s);
+                    s = mk(specs[k]);
+                    T_ASSERT(s != NULL);
+                }
+            }
+        }
+        jobs += count_events(s, "\"ev\":\"erase\"") + count_events(s, "\"ev\":\"program\"");
+        dfu_sim_free(s);
+    }
+    T_ASSERT(ok > 5000); /* most of the traffic was served, not stalled */
+    T_ASSERT(jobs > 50); /* and erased or programmed now and then */
+    return 0;
+}
+
 static const struct t_case cases[] = {
+    {"random_requests", test_random_requests},
     {"h7_rom_versions", test_h7_rom_versions},
     {"state_table", test_state_table},
     {"clrstatus_twice", test_clrstatus_twice},
