@@ -309,8 +309,7 @@ int dfu_sim_devinfo(dfu_sim *s, struct dfu_devinfo *info, struct dfu_err *err)
 {
     const struct sim_profile *p = s->p;
 
-    if (s->reenum_at != 0 && s->now >= s->reenum_at)
-        simi_enter_rom(s);
+    dfu_sim_advance(s, 0); /* a due reset or re-enumeration happens now */
     if (s->mode != DFU_SIM_ROM)
         return dfu_err_set(err, DFU_E_NO_DEVICE, "sim:%s: device is not on the bus", p->name);
     memset(info, 0, sizeof *info);
