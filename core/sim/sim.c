@@ -427,6 +427,9 @@ int dfu_sim_control(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_
     if (s->after_reply == SIM_AFTER_LEAVE) {
         s->after_reply = SIM_AFTER_NONE;
         simi_leave(s, s->ptr);
+    } else if (s->after_reply == SIM_AFTER_DISCONNECT) {
+        s->after_reply = SIM_AFTER_NONE;
+        disconnect(s, s->disc_reappear_ms);
     } else if (s->after_reply == SIM_AFTER_RESET) {
         s->after_reply = SIM_AFTER_NONE;
         s->reset_at = s->now + s->reset_delay;

@@ -82,6 +82,11 @@ static int pseudo_fault(dfu_sim *s, enum sim_req r, struct job_result *jr)
     }
     if (f->kind == SIM_F_BUSY)
         s->job_busy = 1;
+    if (f->kind == SIM_F_DISCONNECT) { /* the device drops off the bus as the job starts */
+        s->after_reply = SIM_AFTER_DISCONNECT;
+        s->disc_reappear_ms = f->reappear_ms;
+        return 1;
+    }
     return 0;
 }
 

@@ -9,7 +9,7 @@
  * dfuDNBUSY). Device-wide: poll0, earlystall, slowmasserase, bootinerror, rdp1.
  * REQUEST: a request name as in the ctrl events (DNLOAD, GETSTATUS, UPLOAD, CLRSTATUS, GETSTATE,
  * ABORT, DETACH, GET_DESCRIPTOR, SET_INTERFACE, ...) or WRITE / ERASE (the Nth data write block
- * or erase / mass erase actually executed).
+ * or erase / mass erase actually executed; kinds there: a bStatus, busy, disconnect).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +67,12 @@ static int parse_one(dfu_sim *s, char *item, struct dfu_err *err)
     }
     if (simi_req_from_name(f[1]) < 0)
         return dfu_err_set(err, DFU_E_INVALID, "sim faults: unknown request '%s'", f[1]);
+    if ((strcmp(f[1], "WRITE") == 0 || strcmp(f[1], "ERASE") == 0) &&
+        (ft->kind == SIM_F_STALL || ft->kind == SIM_F_TIMEOUT))
+        return dfu_err_set(err, DFU_E_INVALID,
+                           "sim faults: %s:%s: a write or erase fails with a status, busy or a "
+                           "disconnect, not a %s",
+                           f[0], f[1], f[0]);
     snprintf(ft->req, sizeof ft->req, "%s", f[1]);
     char *end = NULL;
     unsigned long n = strtoul(f[2], &end, 10);

@@ -168,7 +168,8 @@ struct dfu_sim {
     /* clock */
     uint64_t now, busy_until;
     uint64_t pending_busy; /* busy time of the job started by the reply being sent */
-    enum { SIM_AFTER_NONE, SIM_AFTER_LEAVE, SIM_AFTER_RESET } after_reply;
+    enum { SIM_AFTER_NONE, SIM_AFTER_LEAVE, SIM_AFTER_RESET, SIM_AFTER_DISCONNECT } after_reply;
+    uint32_t disc_reappear_ms;      /* SIM_AFTER_DISCONNECT: a disconnect fault hit a job */
     uint64_t reset_at, reset_delay; /* a chip reset scheduled at the end of a job */
     const char *reset_cause;
     unsigned last_poll;

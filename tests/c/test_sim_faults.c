@@ -78,6 +78,16 @@ static int test_disconnect(void)
     T_EQ_INT(dfu_transport_wait_reenumerate(t, 3000, &e_), DFU_E_TIMEOUT);
     t->ops->close(t);
 
+    /* on the 2nd executed write: the device drops off as that job starts */
+    s = mk("stm32f405,faults=disconnect:WRITE:2");
+    T_ASSERT(s != NULL);
+    uint8_t d[4] = {1, 2, 3, 4};
+    T_EQ_INT(write_at(s, 0x08000000, d, 4), 0);
+    T_EQ_INT(write_at(s, 0x08000004, d, 4), DFU_E_NO_DEVICE);
+    T_EQ_INT(dfu_sim_mode(s), DFU_SIM_GONE);
+    T_ASSERT(last_event(s, "\"ev\":\"disconnect\"") != NULL);
+    dfu_sim_free(s);
+
     s = mk("stm32f405,faults=disconnect:DNLOAD:1:reappear=200");
     T_ASSERT(s != NULL);
     T_OK(dfu_sim_transport(s, 1, &t, &e_), e_);
@@ -309,6 +319,7 @@ static int test_inject_and_parse(void)
     T_EQ_INT(dfu_sim_inject(s, "stall:DNLOAD", &e_), DFU_E_INVALID);
     T_EQ_INT(dfu_sim_inject(s, "stall:DNLOAD:1:reappear=5", &e_), DFU_E_INVALID);
     T_EQ_INT(dfu_sim_inject(s, "frobnicate", &e_), DFU_E_INVALID);
+    T_EQ_INT(dfu_sim_inject(s, "stall:WRITE:1", &e_), DFU_E_INVALID);
     dfu_sim_free(s);
     return 0;
 }
