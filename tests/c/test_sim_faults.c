@@ -321,6 +321,10 @@ static int test_inject_and_parse(void)
     T_EQ_INT(dfu_sim_inject(s, "frobnicate", &e_), DFU_E_INVALID);
     T_EQ_INT(dfu_sim_inject(s, "stall:WRITE:1", &e_), DFU_E_INVALID);
     dfu_sim_free(s);
+    /* the example of design.md 7 */
+    s = mk("stm32h753,faults=stall:DNLOAD:5;errPROG:DNLOAD:9;disconnect:GETSTATUS:40");
+    T_ASSERT(s != NULL);
+    dfu_sim_free(s);
     return 0;
 }
 
