@@ -123,13 +123,13 @@ Safety: RDP level 2 (0xCC, or RDP=2) locks the chip for good and is refused unle
       local err = rep
       if util.is_error(err) and err.report then
         local r = err.report
-        ctx:set_result { ok = false, written = r.written, reset = r.reset, verified = false,
+        ctx:set_result { ok = false, sent = r.sent, written = r.written, reset = r.reset, verified = false,
           state = r.state, changed = changed, after = r.after and field_json(r.after) or dfu.json.null }
         if r.after then show(ctx, r.after, "option bytes found on the device now:") end
       end
       error(err, 0)
     end
-    ctx:set_result { ok = true, written = true, reset = rep.reset, verified = rep.verified,
+    ctx:set_result { ok = true, sent = true, written = rep.written, reset = rep.reset, verified = rep.verified,
       state = rep.state, changed = changed, notes = dfu.json.array(c.notes),
       after = rep.after and field_json(rep.after) or dfu.json.null, seconds = rep.seconds }
     if rep.verified then
@@ -137,7 +137,8 @@ Safety: RDP level 2 (0xCC, or RDP=2) locks the chip for good and is refused unle
         rep.reset and ", device reset and re-enumerated," or "")
       show(ctx, rep.after, "now:")
     else
-      ctx:say("option bytes written; %s", rep.state)
+      ctx:say("option bytes written; %s; the device did not come back (expected with RDP level 2)",
+        rep.state)
     end
   end,
 }

@@ -94,7 +94,7 @@ M.hexbytes = hexbytes
 local function fmt_value(fd, v)
   if fd.bits == 1 then return tostring(v) end
   if fd.bits <= 4 then return tostring(v) end
-  return string.format("0x%0" .. ((fd.bits + 3) // 4) .. "X", v)
+  return string.format("0x%0" .. ((fd.bits + 7) // 8) * 2 .. "X", v)
 end
 
 local function wrp_sectors(codec, fields)
@@ -434,9 +434,26 @@ local function write_and_reread(dev, a, codec, old, new, opts)
     end
     out.came_back = true
   end
-  util.check(dev:set_alt(a.alt))
-  util.check(dev:abort_to_idle())
-  local raw = read_block(dev, a, codec)
+  -- re-read; a device that drops off the bus again meanwhile is waited for once more
+  local raw
+  for attempt = 1, 3 do
+    local okr, r = pcall(function()
+      util.check(dev:set_alt(a.alt))
+      dev:abort_to_idle()
+      return read_block(dev, a, codec)
+    end)
+    if okr then raw = r break end
+    if not (util.is_error(r) and (r.code == "NO_DEVICE" or r.code == "PIPE" or r.code == "IO"
+        or r.code == "TIMEOUT")) or attempt == 3 then
+      error(r, 0)
+    end
+    log("info", "the device dropped off the bus while reading back; waiting for it again")
+    local back, rmsg = dev:reenumerate(opts.reenumerate_ms or M.REENUM_MS)
+    if not back then
+      out.gone, out.gone_msg = true, rmsg
+      return out
+    end
+  end
   out.raw = raw
   local got = M.decode_raw(raw, codec)
   local want = M.decode_raw(new, codec)
@@ -474,14 +491,15 @@ function M.apply(dev, c, opts)
   opts = opts or {}
   local t0 = dev:now()
   local report = { ok = false, family = c.codec.name, changed = c.diff, notes = c.notes,
-                   written = false, verified = false, reset = false }
+                   sent = false, written = false, verified = false, reset = false }
   if c.old == c.new then
     report.ok, report.state = true, "nothing to change"
     report.after = c.before
     return report
   end
   local out = write_and_reread(dev, c.alt, c.codec, c.old, c.new, opts)
-  report.written = true
+  report.sent = true
+  report.written = out.state == "written"
   report.reset = out.reset
   report.after = out.after
   report.state = out.state or "gone"
@@ -490,7 +508,7 @@ function M.apply(dev, c, opts)
     local lvl2 = c.after.rdp.level == 2
     report.verified = false
     local msg = lvl2 and "the device did not come back: with RDP level 2 the ROM never runs again, as expected"
-      or string.format("the option bytes were sent and the device reset, but it did not come back " ..
+      or string.format("the option bytes were sent and the device left the bus, but it did not come back " ..
         "within %.0f s (%s): with BOOT0 low it starts the application, or the new options keep it " ..
         "from entering the ROM. The write could not be verified; put the board in DFU mode and run " ..
         "dfush ob show", (opts.reenumerate_ms or M.REENUM_MS) / 1000, tostring(out.gone_msg))
@@ -656,14 +674,15 @@ function M.check_plan(dev, plan, log)
   local ok, d = pcall(M.read_decoded, dev)
   if not ok then
     if util.is_error(d) and d.code == "PROTECTED" then
-      util.raise("flash: " .. M.RDP_HINT .. "; nothing was erased", "PROTECTED")
+      util.raise("flash: " .. M.RDP_HINT .. "; nothing was erased", "PROTECTED", { phase = "protection check" })
     end
     log("debug", "option bytes not readable, write protection not checked: " .. tostring(d))
     dev:abort_to_idle()
     return
   end
   if d.rdp.level ~= 0 then
-    util.raise(string.format("flash: %s (RDP 0x%02X); nothing was erased", M.RDP_HINT, d.rdp.value), "PROTECTED")
+    util.raise(string.format("flash: %s (RDP 0x%02X); nothing was erased", M.RDP_HINT, d.rdp.value), "PROTECTED",
+      { phase = "protection check" })
   end
   local prot = M.protected_raising(dev, want.layout, d)
   if #prot == 0 then return end
@@ -695,10 +714,11 @@ function M.check_plan(dev, plan, log)
   for _, i in ipairs(d.wrp) do
     if not seen[i] then keep[#keep + 1] = i end
   end
-  util.raise(string.format("flash: the image needs write-protected %s; the ROM would silently " ..
-    "skip them (no error until verify). Nothing was erased. Remove the protection first: " ..
+  util.raise(string.format("flash: the image needs write-protected %s; the ROM neither erases " ..
+    "nor writes a protected sector and reports no error (only verify would notice). Nothing was " ..
+    "erased. Remove the protection first: " ..
     "dfush ob set WRP=%s", table.concat(names, ", "), #keep > 0 and table.concat(keep, ",") or "none"),
-    "RANGE", { address = touched[1].address, protected = idx })
+    "RANGE", { address = touched[1].address, protected = idx, phase = "protection check" })
 end
 
 -- ---- confirmation on a terminal ----
