@@ -29,7 +29,7 @@ local function result_of(report, plan)
     verified = report.verified,
     left = report.left and { address = report.left.address, mode = report.left.mode } or dfu.json.null,
     seconds = report.seconds, bytes = plan.bytes, retries = report.retries,
-    warnings = report.warnings,
+    warnings = report.warnings, device_state = report.device_state,
   }
 end
 

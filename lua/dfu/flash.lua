@@ -6,6 +6,7 @@ local plan_mod = require "dfu.plan"
 local family_mod = require "dfu.family"
 local leave_mod = require "dfu.leave"
 local json = require "dfu.json"
+local dstate = require "dfu.report"
 
 local M = {}
 local hex = util.hex
@@ -13,6 +14,7 @@ local FF = plan_mod.FF
 
 M.CHUNK_BLOCKS = 16 -- transfer-size blocks per dev:write/dev:read call (progress granularity)
 M.RETRIES = 3
+M.REENUM_MS = 5000 -- how long to wait for a device that dropped off the bus to come back
 
 local function noop() end
 
@@ -49,12 +51,45 @@ local function fail(dev, msg, code, fields)
   util.raise(msg, code or "ERROR", fields)
 end
 
-local FATAL = { INTERRUPTED = true, NO_DEVICE = true, ACCESS = true }
+-- NO_DEVICE is not here: M.recover waits for the device to come back.
+local FATAL = { INTERRUPTED = true, ACCESS = true }
 
 -- Failures a retry cannot cure: the transport is gone, or the device refuses on principle.
 local function fatal(dev, code)
   if FATAL[code] then return true end
   return code == "STATUS" and status_name(dev) == "errVENDOR"
+end
+
+--- Bring the device back after a failed request (design.md 7): a device that dropped off the
+--- bus is waited for (it may re-enumerate, e.g. after a brown-out or a cable glitch) and its alt
+--- setting selected again; then dfu_abort_to_idle (CLRSTATUS only in dfuERROR, ABORT in the
+--- *-IDLE states, busy states waited out). Returns true when the device is in dfuIDLE.
+function M.recover(dev, code, report, log)
+  log = log or (report and report.log) or noop
+  if code == "INTERRUPTED" or code == "ACCESS" then return false end
+  if code == "NO_DEVICE" then
+    if not dev.reenumerate then return false end
+    local ok, msg = dev:reenumerate(M.REENUM_MS)
+    if not ok then
+      log("warn", "the device left the bus and did not come back: " .. tostring(msg))
+      return false
+    end
+    if report then report.reenumerated = (report.reenumerated or 0) + 1 end
+    log("warn", "the device left the bus and came back; resuming")
+    if not dev:set_alt(dev:alt()) then return false end
+  end
+  local ok, _, c2 = dev:abort_to_idle()
+  if ok then return true end
+  if c2 == "NO_DEVICE" and code ~= "NO_DEVICE" then return M.recover(dev, c2, report, log) end
+  return false
+end
+
+-- The device state lists of a report (created on first use, so that callers that pass a bare
+-- {erased = {}} report still work).
+local function state_of(report)
+  if not report then return nil end
+  if not report.device_state then report.device_state = dstate.new(report.erased) end
+  return report.device_state
 end
 
 --- Erase sectors {{address=, size=}...}; progress("erase", done_bytes, total_bytes).
@@ -63,6 +98,7 @@ function M.erase(dev, list, progress, report)
   local total = 0
   for _, s in ipairs(list) do total = total + s.size end
   local done = 0
+  local ds = state_of(report)
   progress("erase", 0, total)
   for _, s in ipairs(list) do
     local attempt = 0
@@ -70,12 +106,13 @@ function M.erase(dev, list, progress, report)
       attempt = attempt + 1
       local ok, msg, code = dev:erase_page(s.address)
       if ok then break end
-      if fatal(dev, code) or attempt >= M.RETRIES then
+      if fatal(dev, code) or attempt >= M.RETRIES or not M.recover(dev, code, report) then
+        -- the sector in flight may be erased, partly erased or untouched
+        if ds then dstate.add(ds.unknown, s.address, s.size) end
         fail(dev, string.format("erase of sector %s failed: %s; %d of %d sectors erased, nothing " ..
           "written yet", util.range(s.address, s.size), msg, report and #report.erased or 0, #list),
           code, { address = s.address, phase = "erase" })
       end
-      dev:abort_to_idle()
     end
     if report then report.erased[#report.erased + 1] = { address = s.address, size = s.size } end
     done = done + s.size
@@ -127,34 +164,48 @@ end
 
 -- Write one chunk; on failure bring the device back to idle, read back what landed, and
 -- continue from the first program unit that is still erased.
-local function write_chunk(dev, addr, chunk, unit, report)
+local function write_chunk(dev, addr, chunk, unit, report, xfer)
   local attempt = 0
+  local ds = state_of(report)
   while true do
     attempt = attempt + 1
     local ok, msg, code = dev:write(addr, chunk)
-    if ok then return end
+    if ok then
+      dstate.add(ds.written, addr, #chunk)
+      return
+    end
     -- the block in flight when it failed (the C layer records it), else the chunk start
     local le = dev.last_error and dev:last_error()
     local at = addr
     if le and le.address and le.address >= addr and le.address < addr + #chunk then at = le.address end
     local where = string.format("write failed at %s: %s", hex(at), msg)
-    if fatal(dev, code) or attempt >= M.RETRIES then
+    local inflight = math.min(xfer or #chunk, addr + #chunk - at)
+    if fatal(dev, code) or attempt >= M.RETRIES or not M.recover(dev, code, report) then
       report.written = report.written + (at - addr)
+      dstate.add(ds.written, addr, at - addr) -- blocks the device acknowledged
+      dstate.add(ds.unknown, at, inflight)
       fail(dev, where .. string.format("; the image is on the device up to %s (%d bytes written), " ..
         "the rest is not: run flash again", hex(at), report.written), code,
         { address = at, phase = "write" })
     end
-    dev:abort_to_idle()
-    local got, rmsg = dev:read(addr, #chunk)
+    local got, rmsg = M.read(dev, addr, #chunk, report)
     if not got then
+      dstate.add(ds.written, addr, at - addr)
+      dstate.add(ds.unknown, at, inflight)
       fail(dev, where .. "; reading back after the failure also failed: " .. tostring(rmsg), code,
         { address = at, phase = "write" })
     end
     local i = util.first_diff(got, chunk)
-    if not i then return end -- the data landed despite the error
+    if not i then -- the data landed despite the error
+      dstate.add(ds.written, addr, #chunk)
+      return
+    end
     local off = util.round_down(i - 1, unit)
     local rest = got:sub(off + 1)
+    dstate.add(ds.written, addr, off)
     if rest ~= FF[#rest] then
+      local j = util.first_diff(rest, FF[#rest])
+      dstate.add(ds.unknown, addr + off, util.round_up(j, unit))
       fail(dev, where .. string.format("; the flash at %s holds partly programmed data that " ..
         "differs from the image; erase and flash again", hex(addr + off)), code,
         { address = addr + off, phase = "write" })
@@ -177,7 +228,7 @@ function M.write(dev, runs, opts, report)
     while off < #r.data do
       local piece = r.data:sub(off + 1, off + chunk)
       local before = report.written
-      write_chunk(dev, r.address + off, piece, opts.unit, report)
+      write_chunk(dev, r.address + off, piece, opts.unit, report, opts.xfer)
       report.written = before + #piece
       off = off + #piece
       done = done + #piece
@@ -186,21 +237,23 @@ function M.write(dev, runs, opts, report)
   end
 end
 
---- dev:read with recovery: on a failure bring the device back to idle and retry.
-function M.read(dev, addr, len)
+--- dev:read with recovery: on a failure bring the device back (M.recover) and retry.
+function M.read(dev, addr, len, report)
   local got, msg, code
   for attempt = 1, M.RETRIES do
     got, msg, code = dev:read(addr, len)
     if got or fatal(dev, code) then break end
-    if attempt < M.RETRIES then dev:abort_to_idle() end
+    if attempt >= M.RETRIES or not M.recover(dev, code, report) then break end
   end
   return got, msg, code
 end
 
 --- Compare the device with segments {{address=, data=}...}; progress("verify", ...).
---- Raises "VERIFY" naming the first differing address.
-function M.verify(dev, segs, opts)
+--- Raises "VERIFY" naming the first differing address. With a report, the ranges found equal
+--- are added to its device_state.verified.
+function M.verify(dev, segs, opts, report)
   local progress = opts.progress or noop
+  local ds = state_of(report)
   local chunk = opts.chunk
   local total, done = 0, 0
   for _, s in ipairs(segs) do total = total + #s.data end
@@ -210,7 +263,7 @@ function M.verify(dev, segs, opts)
     while off < #s.data do
       local want = s.data:sub(off + 1, off + chunk)
       local addr = s.address + off
-      local got, msg, code = M.read(dev, addr, #want)
+      local got, msg, code = M.read(dev, addr, #want, report)
       if not got then
         fail(dev, string.format("verify: read at %s failed: %s; the data is written but not " ..
           "verified: run dfush verify", hex(addr), msg), code, { address = addr, phase = "verify" })
@@ -218,10 +271,15 @@ function M.verify(dev, segs, opts)
       local i = util.first_diff(got, want)
       if i then
         local a = addr + i - 1
+        if ds then
+          dstate.add(ds.verified, addr, i - 1)
+          dstate.add(ds.unknown, a, 1)
+        end
         util.raise(string.format("verify failed at %s: expected 0x%02X, the device holds 0x%02X%s",
           hex(a), want:byte(i), got:byte(i) or 0, i > #got and " (short read)" or ""), "VERIFY",
           { address = a, phase = "verify" })
       end
+      if ds then dstate.add(ds.verified, addr, #want) end
       off = off + #want
       done = done + #want
       progress("verify", done, total)
@@ -272,8 +330,16 @@ function M.execute(dev, plan, opts, fam)
   local chunk = xfer * (opts.chunk_blocks or M.CHUNK_BLOCKS)
   local report = {
     ok = false, erased = json.array {}, written = 0, skipped = 0, verified = false, left = nil,
-    seconds = 0, retries = 0, bytes = plan.bytes,
+    seconds = 0, retries = 0, bytes = plan.bytes, log = log,
   }
+  report.device_state = dstate.new(report.erased)
+  -- select an alt setting, through one recovery if the request fails
+  local function select_alt(alt)
+    if dev:alt() == alt then return end
+    local ok, msg, code = dev:set_alt(alt)
+    if not ok and M.recover(dev, code, report) then ok, msg, code = dev:set_alt(alt) end
+    if not ok then fail(dev, string.format("select alt %d: %s", alt, tostring(msg)), code) end
+  end
   -- choose the leave address before touching anything, so a bad choice exits 2 unflashed
   local leave_addr, leave_mode
   if opts.leave then
@@ -284,16 +350,33 @@ function M.execute(dev, plan, opts, fam)
   local phase_t = {}
   local function mark(name, t) phase_t[name] = dev:now() - t end
   local ok, err = pcall(function()
-    dev:abort_to_idle()
+    local ok0, msg0, code0 = dev:abort_to_idle()
+    if not ok0 and not (not fatal(dev, code0) and M.recover(dev, code0, report)) then
+      fail(dev, "the device does not reach dfuIDLE: " .. tostring(msg0) .. "; nothing was erased",
+        code0, { phase = "open" })
+    end
     -- read protection and write-protected sectors (option bytes), before anything is erased
     if opts.check_protection ~= false then require("dfu.ob").check_plan(dev, plan, log) end
     if plan.full then
       local t = dev:now()
-      if dev:alt() ~= plan.flash_alt then util.check(dev:set_alt(plan.flash_alt)) end
+      select_alt(plan.flash_alt)
       log("info", "mass erase")
       if opts.progress then opts.progress("erase", 0, 1) end
-      local ok2, msg, code = dev:mass_erase()
-      if not ok2 then fail(dev, "mass erase failed: " .. tostring(msg), code, { phase = "erase" }) end
+      local ok2, msg, code
+      for attempt = 1, M.RETRIES do
+        ok2, msg, code = dev:mass_erase()
+        if ok2 or fatal(dev, code) or attempt >= M.RETRIES or not M.recover(dev, code, report) then break end
+      end
+      if not ok2 then
+        for _, part in ipairs(plan.parts) do
+          if part.alt == plan.flash_alt then
+            for _, r in ipairs(plan_mod.ranges(part.sectors, function(s) return s.erasable end)) do
+              dstate.add(report.device_state.unknown, r.address, r.size)
+            end
+          end
+        end
+        fail(dev, "mass erase failed: " .. tostring(msg), code, { phase = "erase" })
+      end
       if opts.progress then opts.progress("erase", 1, 1) end
       for _, part in ipairs(plan.parts) do
         if part.alt == plan.flash_alt then
@@ -333,7 +416,7 @@ function M.execute(dev, plan, opts, fam)
     for _, rp in ipairs(runs_by_part) do
       local part = rp.part
       if #part.erase > 0 and not (plan.full and part.alt == plan.flash_alt) then
-        if dev:alt() ~= part.alt then util.check(dev:set_alt(part.alt)) end
+        select_alt(part.alt)
         log("info", string.format("erasing %d sector(s) of %s", #part.erase, part.label))
         M.erase(dev, part.erase, opts.progress, report)
       end
@@ -341,35 +424,53 @@ function M.execute(dev, plan, opts, fam)
     if not plan.full then mark("erase", t) end
     t = dev:now()
     for _, rp in ipairs(runs_by_part) do
-      if dev:alt() ~= rp.part.alt then util.check(dev:set_alt(rp.part.alt)) end
-      M.write(dev, rp.runs, { progress = opts.progress, chunk = chunk, unit = plan.unit or 1 }, report)
+      select_alt(rp.part.alt)
+      M.write(dev, rp.runs, { progress = opts.progress, chunk = chunk, unit = plan.unit or 1, xfer = xfer },
+        report)
     end
     mark("write", t)
     if opts.verify ~= false then
       t = dev:now()
       for _, rp in ipairs(runs_by_part) do
-        if dev:alt() ~= rp.part.alt then util.check(dev:set_alt(rp.part.alt)) end
-        M.verify(dev, rp.part.segments, { progress = opts.progress, chunk = chunk })
+        select_alt(rp.part.alt)
+        M.verify(dev, rp.part.segments, { progress = opts.progress, chunk = chunk }, report)
       end
       report.verified = true
       mark("verify", t)
     end
     if leave_addr then
-      if dev:alt() ~= plan.flash_alt then util.check(dev:set_alt(plan.flash_alt)) end
+      select_alt(plan.flash_alt)
       local rom = fam and fam.jump_bug and leave_mod.rom_id(dev, fam) or nil
       for _, note in ipairs(leave_mod.check_vectors(plan, leave_addr, fam, rom)) do
         log("warn", note)
         report.warnings = report.warnings or json.array {}
         report.warnings[#report.warnings + 1] = note
       end
-      report.left = leave_mod.run(dev, leave_addr, leave_mode)
+      -- a leave whose SET_ADDRESS or DNLOAD failed is tried once more after a recovery
+      local okl, left = pcall(leave_mod.run, dev, leave_addr, leave_mode)
+      if not okl and util.is_error(left) and not fatal(dev, left.code) and M.recover(dev, left.code, report) then
+        okl, left = pcall(leave_mod.run, dev, leave_addr, leave_mode)
+      end
+      if not okl then
+        if util.is_error(left) then left.phase = "leave" end
+        error(left, 0)
+      end
+      report.left = left
     end
   end)
   report.seconds = dev:now() - t0
   report.phases = phase_t
+  report.log = nil
   if not ok then
     if type(err) ~= "table" then err = util.error_new(tostring(err), "ERROR") end
     err.report = report
+    err.device_state = report.device_state
+    if report.verified then
+      err.msg = err.msg .. "\nthe image is written and verified; only leaving DFU failed"
+    else
+      err.msg = err.msg .. "\n" .. dstate.describe(report.device_state,
+        "the job is not complete: run the same command again to finish it")
+    end
     error(err, 0)
   end
   report.ok = true
