@@ -1,0 +1,101 @@
+-- dfu.ob in Lua on simulated devices: read, set (reset and re-enumeration included),
+-- protected_sectors, and the errors as nil, msg, code.
+package.dfush_scripts = package.dfush_scripts or { require("helper").root .. "/scripts" }
+local helper = require "helper"
+local dfu = require "dfu"
+
+local function events(s, kind)
+  return helper.events(s, kind)
+end
+
+describe("dfu.ob (Lua API)", function()
+  it("read returns the exact block and its decoding, and leaves the alt as it was", function()
+    local dev, s = helper.device("stm32f405")
+    assert.are.equal(0, dev:alt())
+    local raw, d = assert(dfu.ob.read(dev))
+    assert.are.equal(s:read(0x1FFFC000, 16), raw)
+    assert.are.equal(0xAA, d.fields.RDP)
+    assert.are.equal(0, dev:alt())
+    dev:close()
+  end)
+
+  it("set writes, rides out the reset and verifies (H753)", function()
+    local dev, s = helper.device("stm32h753")
+    local rep = assert(dfu.ob.set(dev, { WRP = { 2 }, BOR_LEV = 1 }))
+    assert.is_true(rep.verified)
+    assert.is_true(rep.reset)
+    assert.are.same({ 2 }, rep.after.wrp)
+    assert.are.equal(1, rep.after.fields.BOR_LEV)
+    assert.are.equal(1, #events(s, "ob_write"))
+    -- both copies of WPSN hold the new mask, the rest of the image is as before
+    local img = s:read(0x5200201C, 128)
+    assert.are.equal(0xFB, img:byte(29))
+    assert.are.equal(0xFB, img:byte(33))
+    assert.are.equal("\x00\x08\xF0\x1F", img:sub(37, 40))
+    dev:close()
+  end)
+
+  it("set refuses RDP level 2 with nil, msg, USAGE and writes nothing", function()
+    local dev, s = helper.device("stm32f405")
+    local ok, msg, code = dfu.ob.set(dev, { RDP = "0xCC" }, { force = true })
+    assert.is_nil(ok)
+    assert.are.equal("USAGE", code)
+    assert.matches("permanently", msg, 1, true)
+    assert.are.equal(0, #events(s, "ob_write"))
+    dev:close()
+  end)
+
+  it("set asks opts.confirm and writes nothing when it says no", function()
+    local dev, s = helper.device("stm32f405")
+    local asked
+    local ok, _, code = dfu.ob.set(dev, { BOR_LEV = 0 }, { confirm = function(c) asked = c; return false end })
+    assert.is_nil(ok)
+    assert.are.equal("CANCELLED", code)
+    assert.are.equal("BOR_LEV", asked.diff[1].name)
+    assert.are.equal(0, #events(s, "ob_write"))
+    dev:close()
+  end)
+
+  it("protected_sectors maps write protection onto the flash layout", function()
+    local dev = helper.device("stm32f405")
+    assert.are.same({}, assert(dfu.ob.protected_sectors(dev)))
+    assert(dfu.ob.set(dev, { WRP = "4,11" }))
+    local p = assert(dfu.ob.protected_sectors(dev))
+    assert.are.same({ { index = 4, address = 0x08010000, size = 0x10000 },
+                      { index = 11, address = 0x080E0000, size = 0x20000 } }, p)
+    dev:close()
+    -- H753: bank 2 (sectors 8-15) is not in the option-byte image: reported as unknown
+    local h7 = helper.device("stm32h753")
+    assert(dfu.ob.set(h7, { WRP = "7" }))
+    local prot, unknown = dfu.ob.protected_sectors(h7)
+    assert.are.same({ { index = 7, address = 0x080E0000, size = 0x20000 } }, prot)
+    assert.are.equal(8, #unknown)
+    assert.are.equal(0x08100000, unknown[1].address)
+    h7:close()
+  end)
+
+  it("the simulator really skips a protected sector, which is why flash checks first", function()
+    local dev, s = helper.device("stm32f405")
+    assert(dev:write(0x08000000, "AAAA"))
+    assert(dfu.ob.set(dev, { WRP = "0" }))
+    assert(dev:set_alt(0))
+    assert(dev:erase_page(0x08000000))
+    assert.are.equal("AAAA", s:read(0x08000000, 4)) -- no error, nothing erased
+    local img = dfu.image.new()
+    assert(img:add(0x08000000, "BBBB"))
+    local ok, msg, code = dev:flash(img)
+    assert.is_nil(ok)
+    assert.are.equal("RANGE", code)
+    assert.matches("write-protected sector 0", msg, 1, true)
+    dev:close()
+  end)
+
+  it("a device without option bytes gives nil, msg, code", function()
+    local dev = helper.device("dfu11")
+    local ok, msg, code = dfu.ob.read(dev)
+    assert.is_nil(ok)
+    assert.is_string(msg)
+    assert.are.equal("USAGE", code)
+    dev:close()
+  end)
+end)
