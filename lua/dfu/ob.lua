@@ -347,7 +347,7 @@ function M.parse_changes(codec, changes)
 end
 
 --- Apply parsed changes to a raw block: the new raw block (reserved bytes unchanged).
-function M.encode(raw, codec, parsed)
+function M.encode(raw, _codec, parsed)
   local bytes = { raw:byte(1, -1) }
   for _, c in ipairs(parsed) do put(bytes, c.field, c.value) end
   return string.char(table.unpack(bytes))
@@ -497,7 +497,10 @@ function M.apply(dev, c, opts)
     report.after = c.before
     return report
   end
-  local out = write_and_reread(dev, c.alt, c.codec, c.old, c.new, opts)
+  local prev_alt = dev:alt()
+  local okw, out = pcall(write_and_reread, dev, c.alt, c.codec, c.old, c.new, opts)
+  if not out.gone and dev:alt() ~= prev_alt then dev:set_alt(prev_alt) end -- as the caller had it
+  if not okw then error(out, 0) end
   report.sent = true
   report.written = out.state == "written"
   report.reset = out.reset
@@ -589,6 +592,7 @@ function M.unprotect_raising(dev, opts)
   local log = opts.log or function() end
   local t0 = dev:now()
   local report = { ok = false, erased = false, verified = false }
+  local prev_alt = dev:alt()
   local a = M.find(dev)
   local ok, before = pcall(M.read_decoded, dev)
   if ok then
@@ -624,6 +628,7 @@ function M.unprotect_raising(dev, opts)
       math.type(erased) == "integer" and hex(erased) or tostring(size)), "VERIFY", { report = report })
   end
   report.erased, report.verified, report.ok = true, true, true
+  if dev:alt() ~= prev_alt then dev:set_alt(prev_alt) end
   return report
 end
 

@@ -1,6 +1,5 @@
 -- dfu.ob in Lua on simulated devices: read, set (reset and re-enumeration included),
 -- protected_sectors, and the errors as nil, msg, code.
-package.dfush_scripts = package.dfush_scripts or { require("helper").root .. "/scripts" }
 local helper = require "helper"
 local dfu = require "dfu"
 
@@ -32,6 +31,7 @@ describe("dfu.ob (Lua API)", function()
     assert.are.equal(0xFB, img:byte(29))
     assert.are.equal(0xFB, img:byte(33))
     assert.are.equal("\x00\x08\xF0\x1F", img:sub(37, 40))
+    assert.are.equal(0, dev:alt()) -- the caller's alt setting, after the re-enumeration too
     dev:close()
   end)
 
@@ -78,7 +78,6 @@ describe("dfu.ob (Lua API)", function()
     local dev, s = helper.device("stm32f405")
     assert(dev:write(0x08000000, "AAAA"))
     assert(dfu.ob.set(dev, { WRP = "0" }))
-    assert(dev:set_alt(0))
     assert(dev:erase_page(0x08000000))
     assert.are.equal("AAAA", s:read(0x08000000, 4)) -- no error, nothing erased
     local img = dfu.image.new()

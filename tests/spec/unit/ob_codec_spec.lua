@@ -1,6 +1,5 @@
 -- dfu.ob decoders/encoders without a device: field positions, reserved bytes carried over,
 -- value parsing and the safety rules.
-package.dfush_scripts = package.dfush_scripts or { require("helper").root .. "/scripts" }
 local ob = require "dfu.ob"
 
 local F4 = require "stm32.ob_f4"
@@ -103,7 +102,8 @@ describe("dfu.ob codecs", function()
           local o1 = (((1 << other.bits) - 1) << other.shift)
           local f1 = (((1 << fd.bits) - 1) << fd.shift)
           if other.offset ~= fd.offset or (o1 & f1) == 0 then
-            assert.are.equal(ob.decode_raw(raw, c).fields[other.name], d.fields[other.name], fd.name .. "/" .. other.name)
+            assert.are.equal(ob.decode_raw(raw, c).fields[other.name], d.fields[other.name],
+              fd.name .. "/" .. other.name)
           end
         end
         -- byte by byte: outside the field (and its PRG copy) nothing moved
