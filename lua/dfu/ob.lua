@@ -525,7 +525,11 @@ function M.apply(dev, c, opts)
   end
   local found = {}
   for _, x in ipairs(out.after.list) do found[#found + 1] = x.name .. "=" .. x.text end
-  if out.state == "unchanged" then
+  if out.state == "unchanged" and not out.reset then
+    util.raise("the option-byte write was accepted but the device did not reset and still reports " ..
+      "the old values (" .. table.concat(found, " ") .. "); on this ROM they may only take effect " ..
+      "after a reset: power-cycle with BOOT0 high and run dfush ob show", "VERIFY", { report = report })
+  elseif out.state == "unchanged" then
     util.raise("the option-byte write did not take effect: after the device came back they are " ..
       "unchanged (" .. table.concat(found, " ") .. "). Nothing was changed; run the command again",
       "VERIFY", { report = report })
