@@ -218,6 +218,8 @@ static void run_write(dfu_sim *s, struct job_result *jr)
             jr->status = DFU_STATUS_ERR_TARGET;
             return;
         }
+        if (pseudo_fault(s, SIM_R_WRITE, jr)) /* an option-byte write is a WRITE too */
+            return;
         jr->status = simi_ob_write(s, s->xbuf, n);
         if (jr->status == DFU_STATUS_OK) {
             jr->busy_us = p->ob_us;
@@ -230,6 +232,8 @@ static void run_write(dfu_sim *s, struct job_result *jr)
             jr->status = DFU_STATUS_ERR_VENDOR;
             return;
         }
+        if (pseudo_fault(s, SIM_R_WRITE, jr))
+            return;
         for (size_t i = 0; i < n; i++) {
             uint8_t *m = r->mem + (addr - r->base) + i;
             jr->busy_us += p->prog_us;
