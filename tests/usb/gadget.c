@@ -4,7 +4,10 @@
  * the model does (leaving DFU, resets, re-enumeration as the ROM).
  *
  * Runs in the test VM (tests/usb/run) with dummy_hcd + raw_gadget loaded:
- *     gadget [-u DRIVER,DEVICE] [-w READYFILE] [-v] 'stm32h753,boot0=1,events=/tmp/ev.jsonl'
+ *     gadget [-u DRIVER,DEVICE] [-w READYFILE] [-r] [-v] 'stm32h753,boot0=1,events=/tmp/ev.jsonl'
+ *
+ * With -r the device first enumerates as the chip's application with a DFU run-time
+ * interface (0483:5740, same serial); DFU_DETACH hands over to the ROM.
  *
  * Time: the model's virtual clock follows the real clock scaled by DFUSH_USB_SCALE (default
  * 0.02): before each request the model is advanced by elapsed_real / scale; when answering
@@ -49,7 +52,10 @@ static double scale = 0.02;
 static int rg = -1;
 static int enumerations;
 static volatile sig_atomic_t stop;
-static int left_rom; /* the model left the ROM since the gadget last looked */
+static int left_rom;  /* the model left the ROM since the gadget last looked */
+static int app_front; /* -r: serving the chip's application (DFU run-time) before DETACH */
+static int app_detach;
+static uint8_t app_serial[256]; /* the model's serial string descriptor, served as is */
 static dfu_sim *sim;
 static uint64_t last_real_us; /* real time the model's clock was last synchronised to */
 
@@ -322,6 +328,159 @@ static void handle_setup(const struct usb_ctrlrequest *s)
     }
 }
 
+/* ---- the application in front of the ROM (-r) ---- */
+
+/* Copy the model's serial string descriptor: the application reports the same serial as the
+ * ROM, as STM32 applications that use the chip's unique ID do. */
+static void app_fetch_serial(void)
+{
+    struct dfu_ctrl req = {0x80, USB_REQ_GET_DESCRIPTOR, USB_DT_DEVICE << 8, 0, 18};
+    uint8_t dd[18];
+    size_t n = 0;
+
+    if (dfu_sim_control(sim, &req, dd, &n, 1000, NULL) != 0 || n < 18 || dd[16] == 0)
+        return;
+    req.wValue = (uint16_t)(USB_DT_STRING << 8 | dd[16]);
+    req.wIndex = 0x0409;
+    req.wLength = sizeof app_serial;
+    if (dfu_sim_control(sim, &req, app_serial, &n, 1000, NULL) != 0 || n < 2)
+        app_serial[0] = 0;
+}
+
+static size_t app_string(uint8_t *d, unsigned idx)
+{
+    static const char *const str[] = {NULL, "STMicroelectronics", "Emulated STM32 application",
+                                      NULL, "DFU run-time"};
+    size_t n = 2;
+    const char *t;
+
+    if (idx == 0) {
+        d[0] = 4;
+        d[1] = USB_DT_STRING;
+        d[2] = 0x09; /* en-US */
+        d[3] = 0x04;
+        return 4;
+    }
+    if (idx == 3 && app_serial[0] >= 2) {
+        memcpy(d, app_serial, app_serial[0]);
+        return app_serial[0];
+    }
+    if (idx >= sizeof str / sizeof str[0] || str[idx] == NULL)
+        return 0;
+    for (t = str[idx]; *t != '\0' && n < 254; t++) {
+        d[n++] = (uint8_t)*t;
+        d[n++] = 0;
+    }
+    d[0] = (uint8_t)n;
+    d[1] = USB_DT_STRING;
+    return n;
+}
+
+/*
+ * The chip's application: 0483:5740 with one DFU run-time interface (protocol 1) whose
+ * functional descriptor sets bitWillDetach, so on DFU_DETACH the device leaves the bus by
+ * itself and comes back as the ROM (the model). No host bus reset is needed: raw_gadget in
+ * Linux 6.1 could not see one.
+ */
+static void app_setup(const struct usb_ctrlrequest *s)
+{
+    static const uint8_t dev[18] = {18,   USB_DT_DEVICE, 0x00, 0x02, 0,    0, 0, 64, 0x83,
+                                    0x04, 0x40,          0x57, 0x00, 0x02, 1, 2, 3,  1};
+    static const uint8_t cfg[27] = {9,
+                                    USB_DT_CONFIG,
+                                    27,
+                                    0,
+                                    1,
+                                    1,
+                                    0,
+                                    0xC0,
+                                    50,
+                                    9,
+                                    USB_DT_INTERFACE,
+                                    0,
+                                    0,
+                                    0,
+                                    0xFE,
+                                    0x01,
+                                    0x01,
+                                    4,
+                                    9,
+                                    0x21,
+                                    0x0B,
+                                    0xFF,
+                                    0x00,
+                                    0x00,
+                                    0x04,
+                                    0x10,
+                                    0x01};
+    static struct ep0_buf b;
+    uint8_t *d = EP0_DATA(&b);
+    size_t n = 0;
+    unsigned type = s->bRequestType & USB_TYPE_MASK;
+    int in = (s->bRequestType & USB_DIR_IN) != 0;
+
+    if (type == USB_TYPE_STANDARD && in && s->bRequest == USB_REQ_GET_DESCRIPTOR) {
+        switch (s->wValue >> 8) {
+        case USB_DT_DEVICE:
+            memcpy(d, dev, n = sizeof dev);
+            break;
+        case USB_DT_CONFIG:
+            memcpy(d, cfg, n = sizeof cfg);
+            break;
+        case USB_DT_STRING:
+            n = app_string(d, s->wValue & 0xff);
+            break;
+        }
+        if (n == 0) {
+            ep0_stall();
+            return;
+        }
+        ep0_in(&b, n < s->wLength ? n : s->wLength, s->wLength);
+        return;
+    }
+    if (type == USB_TYPE_STANDARD && !in && s->bRequest == USB_REQ_SET_CONFIGURATION) {
+        if ((s->wValue & 0xff) != 0 && (ioctl(rg, USB_RAW_IOCTL_VBUS_DRAW, 50) < 0 ||
+                                        ioctl(rg, USB_RAW_IOCTL_CONFIGURE, 0) < 0))
+            say("configure: %s", strerror(errno));
+        ep0_ack();
+        if ((s->wValue & 0xff) != 0) {
+            enumerations++;
+            say("application configured by the host (enumeration %d)", enumerations);
+            write_ready("app");
+        }
+        return;
+    }
+    if (type == USB_TYPE_STANDARD && !in && s->bRequest == USB_REQ_SET_INTERFACE) {
+        ep0_ack();
+        return;
+    }
+    if (type == USB_TYPE_CLASS && s->wIndex == 0) {
+        switch (s->bRequest) {
+        case 3: /* DFU_GETSTATUS: OK, appIDLE */
+            if (!in)
+                break;
+            memset(d, 0, 6);
+            ep0_in(&b, 6 < s->wLength ? 6 : s->wLength, s->wLength);
+            return;
+        case 5: /* DFU_GETSTATE: appIDLE */
+            if (!in)
+                break;
+            d[0] = 0;
+            ep0_in(&b, 1, s->wLength);
+            return;
+        case 0: /* DFU_DETACH */
+            if (in || s->wLength != 0)
+                break;
+            ep0_ack();
+            say("DFU_DETACH (wDetachTimeOut %u ms): the application hands over to the ROM",
+                s->wValue);
+            app_detach = 1;
+            return;
+        }
+    }
+    ep0_stall();
+}
+
 /* ---- main loop ---- */
 
 static void on_signal(int sig)
@@ -369,7 +528,8 @@ static int wait_offbus(void)
 static void usage(const char *argv0)
 {
     fprintf(stderr,
-            "usage: %s [-u DRIVER,DEVICE] [-w READYFILE] [-s SCALE] [-v] PROFILE[,key=value...]\n",
+            "usage: %s [-u DRIVER,DEVICE] [-w READYFILE] [-s SCALE] [-r] [-v] "
+            "PROFILE[,key=value...]\n",
             argv0);
 }
 
@@ -380,7 +540,7 @@ int main(int argc, char **argv)
     const char *env;
     int c, rc = 0;
 
-    while ((c = getopt(argc, argv, "u:w:s:v")) != -1) {
+    while ((c = getopt(argc, argv, "u:w:s:rv")) != -1) {
         char *comma;
         switch (c) {
         case 'u':
@@ -396,6 +556,9 @@ int main(int argc, char **argv)
             break;
         case 's':
             scale = atof(optarg);
+            break;
+        case 'r':
+            app_front = 1;
             break;
         case 'v':
             verbose = 1;
@@ -428,6 +591,8 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGALRM, &sa, NULL);
     say("serving %s (profile %s), time scale %g", argv[optind], dfu_sim_profile(sim), scale);
+    if (app_front)
+        app_fetch_serial();
     last_real_us = real_us();
 
     while (!stop) {
@@ -441,8 +606,16 @@ int main(int argc, char **argv)
 
         if (sync_clock())
             left_rom = 1;
+        if (app_detach) {
+            app_detach = 0;
+            app_front = 0;
+            sleep_us(20000);
+            disconnect_bus("detach");
+            sleep_us(OFFBUS_MIN_US);
+            continue;
+        }
         m = dfu_sim_mode(sim);
-        if (m != DFU_SIM_ROM || left_rom) {
+        if (!app_front && (m != DFU_SIM_ROM || left_rom)) {
             left_rom = 0;
             if (rg >= 0) {
                 /* let the status stage of the last request settle on the host */
@@ -469,7 +642,10 @@ int main(int argc, char **argv)
             rc = 1;
             break;
         }
-        if (e.ev.type == USB_RAW_EVENT_CONTROL) {
+        if (e.ev.type == USB_RAW_EVENT_CONTROL && app_front) {
+            memcpy(&ctrl, e.ev.data, sizeof ctrl);
+            app_setup(&ctrl);
+        } else if (e.ev.type == USB_RAW_EVENT_CONTROL) {
             memcpy(&ctrl, e.ev.data, sizeof ctrl);
             handle_setup(&ctrl);
             if (dfu_sim_mode(sim) != DFU_SIM_ROM)

@@ -80,17 +80,17 @@ wait_back() { # wait until the device went away and enumerated again (count > $1
   return 1
 }
 
-dev_node() { # /dev/bus/usb node of the 0483:df11 device
+dev_node() { # /dev/bus/usb node of the 0483:PID device (default df11)
   for d in /sys/bus/usb/devices/*; do
     [ "$(cat "$d/idVendor" 2>/dev/null)" = 0483 ] || continue
-    [ "$(cat "$d/idProduct" 2>/dev/null)" = df11 ] || continue
+    [ "$(cat "$d/idProduct" 2>/dev/null)" = "${1:-df11}" ] || continue
     printf '/dev/bus/usb/%03d/%03d\n' "$(cat "$d/busnum")" "$(cat "$d/devnum")"
     return 0
   done
   return 1
 }
 node_perms() {
-  n=$(dev_node) || { echo "no 0483:df11 device in sysfs"; return 1; }
+  n=$(dev_node "$1") || { echo "no 0483:${1:-df11} device in sysfs"; return 1; }
   ls -l "$n"
   ls -l "$n" | grep -q '^crw-rw---- .* plugdev '
 }
@@ -140,6 +140,20 @@ segs_cmp() { # segs_cmp dfuutil_cmp|dfush_cmp: every segment of the image
 first_seg() { head -1 "$SEGS"; }
 
 echo "=== suite $P (dfush: $([ $HAVE_DFUSH = 1 ] && echo yes || echo no))"
+if grep -q '^app' /tmp/ready; then
+  # the chip runs its application, which has a DFU run-time interface (bitWillDetach)
+  run "udev rules cover a DFU run-time interface (class fe/01)" node_perms 5740
+  run "dfu-util -l sees the run-time interface" sh -c "dfu-util -l | grep 'Found Runtime: .0483:5740'"
+  if [ -x /usr/bin/usb-detach-check ]; then
+    n=$(enum_count)
+    run "dfu_dev_detach_and_reopen: run-time -> DFU mode" usb-detach-check usb:0483:5740
+    run "the ROM enumerated after the detach" wait_back "$n"
+  else
+    echo "SKIP: $P dfu_dev_detach_and_reopen (no usb-detach-check in this build)"
+    run "dfu-util -e detaches the application" dfu-util -e -d 0483:5740
+    run "the ROM enumerated after the detach" wait_back 1
+  fi
+fi
 run "udev rules give plugdev rw on the device node" node_perms
 run "a plugdev user can talk to the device (dfu-util)" su -s /bin/sh dev -c "dfu-util -l | grep -q 'Found DFU: .0483:df11'"
 drun "a plugdev user can read with dfush" su -s /bin/sh dev -c "dfush -d usb read 0x08000000 1K -o /tmp/u.bin"
