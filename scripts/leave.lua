@@ -1,58 +1,58 @@
--- dfush leave: leave DFU and start the application.
+-- dfush leave: leave DFU and start the application that is in the device's flash.
 local dfu = require "dfu"
 local util = dfu.util
+
+--- The "left" record for --json (design.md 3 "left" plus the outcome of the watch).
+local function left_json(left)
+  local t = {}
+  for k, v in pairs(left) do t[k] = v end
+  return t
+end
 
 return dfu.recipe {
   name = "leave",
   usage = "leave [ADDR] [--leave-mode auto|vector|entry|reset]",
-  help = [[Leave DFU mode and start the application.
+  help = [[Leave DFU mode and start the application in the device's flash.
 
-Sends SET_ADDRESS(ADDR), a zero-length DNLOAD and one GETSTATUS; the device then drops off the bus, so a failing final GETSTATUS is the expected end. ADDR is the vector table base (default: the start of the "Internal Flash" region, 0x08000000 on STM32): the ROM loads the stack pointer from [ADDR] and jumps to [ADDR+4].]],
+Sends SET_ADDRESS, a zero-length DNLOAD and one GETSTATUS; the ROM then drops off the bus, so a failing final GETSTATUS is the expected end. DFU_DETACH is never sent (ST ROMs stall it). Afterwards dfush watches for the bootloader coming back for a few times the ROM's USB connection time: if it does, the application did not start, and dfush says why and what to try next (exit status 1).
+
+Modes (without ADDR the vector table is read from the flash):
+  vector  the vector table base: the ROM loads SP from [ADDR] and jumps to [ADDR+4] (AN3156)
+  entry   the reset handler (odd Thumb address), for ROMs that branch to the address
+  reset   an address whose first word is not a RAM address: the ROM resets the chip, which
+          boots the application from flash when BOOT0 is low (no jump, no ROM jump bug)
+  auto    read the bootloader ID, apply the family's known jump bugs, check SP and reset
+          vector, and pick the leave most likely to start this application (default)
+With ADDR the address is sent as given; auto only decides whether it is a vector table or
+an entry point.]],
   args = { { name = "addr", optional = true } },
   options = {
     { name = "leave-mode", arg = "MODE", choices = { "auto", "vector", "entry", "reset" },
-      help = "how ADDR is interpreted (default auto = vector)" },
+      help = "how to pick the leave address (default auto)" },
   },
   examples = {
     "dfush -d sim:stm32h753 leave",
+    "dfush leave --leave-mode reset",
     "dfush leave 0x08020000",
   },
   run = function(ctx, p)
     local addr = p.addr and util.addr_arg(p.addr, "ADDR") or nil
     local dev <close> = ctx:open()
-    local alts = dev:alts()
-    local flash_alt
-    for _, a in ipairs(alts) do
-      if a.layout and a.layout.name:lower():find("flash", 1, true) then flash_alt = a break end
-    end
-    flash_alt = flash_alt or alts[1]
-    local plan = { parts = {}, lowest = flash_alt and flash_alt.layout and flash_alt.layout.runs[1].address }
-    local target, mode = dfu.leave.choose(p.leave_mode, plan, { address = addr })
-    if flash_alt and dev:alt() ~= flash_alt.alt then dfu.check(dev:set_alt(flash_alt.alt)) end
-    dfu.check(dev:abort_to_idle())
-    -- look at the vector table on the device before jumping
+    local fam = dev:family()
     local warnings = dfu.json.array {}
-    if mode == "vector" then
-      local fam = dev:family()
-      local vt = dev:read(target, 8)
-      dev:abort_to_idle()
-      if vt and #vt == 8 then
-        local sp, pc = string.unpack("<I4I4", vt)
-        if sp == 0xFFFFFFFF and pc == 0xFFFFFFFF then
-          warnings[#warnings + 1] = string.format("the flash at %s is erased: there is no application to start",
-            util.hex(target))
-        else
-          for _, n in ipairs(dfu.leave.check(sp, pc, target, fam, dfu.leave.rom_id(dev, fam))) do
-            warnings[#warnings + 1] = n
-          end
-        end
-      end
-      for _, n in ipairs(warnings) do ctx:log("warn", "%s", n) end
+    local left = dfu.leave.leave(dev, {
+      mode = p.leave_mode or "auto", address = addr, fam = fam, warnings = warnings,
+      log = function(level, msg) ctx:log(level, "%s", msg) end,
+    })
+    local ok = not left.came_back
+    ctx:set_result { ok = ok, left = left_json(left), warnings = warnings }
+    if ok then
+      ctx:say("left DFU at %s (mode %s); the bootloader did not come back within %.2f s", util.hex(left.address),
+        left.mode, left.wait_ms / 1000)
+    else
+      util.raise(string.format("the application did not start: the bootloader came back after the leave at %s " ..
+        "(mode %s): %s\nnext: %s", util.hex(left.address), left.mode, left.cause, left.next), "NOT_STARTED",
+        { address = left.address })
     end
-    local r = dfu.leave.run(dev, target, mode)
-    ctx:set_result { ok = true, left = { address = r.address, mode = r.mode }, answered = r.answered,
-                     warnings = warnings }
-    ctx:say("left DFU at %s (mode %s)%s", util.hex(r.address), r.mode,
-      r.answered and (", device reported " .. tostring(r.state_name)) or ", the device dropped off the bus")
   end,
 }
