@@ -341,10 +341,10 @@ function M.execute(dev, plan, opts, fam)
     if not ok then fail(dev, string.format("select alt %d: %s", alt, tostring(msg)), code) end
   end
   -- choose the leave address before touching anything, so a bad choice exits 2 unflashed
-  local leave_addr, leave_mode
+  -- (and warn now, before writing, when the image itself cannot start)
   if opts.leave then
-    leave_addr, leave_mode = leave_mod.choose(opts.leave_mode, plan,
-      { address = type(opts.leave) == "number" and opts.leave or nil })
+    leave_mod.choose(opts.leave_mode, plan, { address = type(opts.leave) == "number" and opts.leave or nil,
+      family = fam, log = log, report = report })
   end
   local t0 = dev:now()
   local phase_t = {}
@@ -438,24 +438,21 @@ function M.execute(dev, plan, opts, fam)
       report.verified = true
       mark("verify", t)
     end
-    if leave_addr then
-      select_alt(plan.flash_alt)
-      local rom = fam and fam.jump_bug and leave_mod.rom_id(dev, fam) or nil
-      for _, note in ipairs(leave_mod.check_vectors(plan, leave_addr, fam, rom)) do
-        log("warn", note)
-        report.warnings = report.warnings or json.array {}
-        report.warnings[#report.warnings + 1] = note
-      end
-      -- a leave whose SET_ADDRESS or DNLOAD failed is tried once more after a recovery
-      local okl, left = pcall(leave_mod.run, dev, leave_addr, leave_mode)
-      if not okl and util.is_error(left) and not fatal(dev, left.code) and M.recover(dev, left.code, report) then
-        okl, left = pcall(leave_mod.run, dev, leave_addr, leave_mode)
+    if opts.leave then
+      -- the leave policy (dfu.leave): picks the mode, leaves, watches for the bootloader coming
+      -- back. A leave whose SET_ADDRESS or DNLOAD failed is tried once more after a recovery;
+      -- a bootloader that came back (NOT_STARTED) is an answer, not a transient error.
+      local lopts = { leave_mode = opts.leave_mode, leave = opts.leave, log = log,
+                      leave_wait_ms = opts.leave_wait_ms }
+      local okl, left = pcall(leave_mod.after_flash, dev, plan, fam, lopts, report)
+      if not okl and util.is_error(left) and left.code ~= "NOT_STARTED" and not fatal(dev, left.code)
+        and M.recover(dev, left.code, report) then
+        okl, left = pcall(leave_mod.after_flash, dev, plan, fam, lopts, report)
       end
       if not okl then
         if util.is_error(left) then left.phase = "leave" end
         error(left, 0)
       end
-      report.left = left
     end
   end)
   report.seconds = dev:now() - t0
@@ -468,7 +465,10 @@ function M.execute(dev, plan, opts, fam)
     if report.verified then
       err.msg = err.msg .. "\nthe image is written and verified; only leaving DFU failed"
     else
-      err.msg = err.msg .. "\n" .. dstate.describe(report.device_state,
+      local protected = err.code == "PROTECTED" or (err.code == "STATUS" and status_name(dev) == "errVENDOR")
+      err.msg = err.msg .. "\n" .. dstate.describe(report.device_state, protected and
+        "the job is not complete: remove the read protection first (dfush unprotect --force erases " ..
+        "the whole flash), then run the same command again" or
         "the job is not complete: run the same command again to finish it")
     end
     error(err, 0)

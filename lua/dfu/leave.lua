@@ -680,9 +680,14 @@ function M.leave(dev, opts)
   local log = opts.log or function() end
   if rom_id then log("info", string.format("bootloader ID 0x%02X", rom_id)) end
   log("info", d.reason)
+  local seen = {}
+  for _, w in ipairs(opts.warnings or {}) do seen[w] = true end
   for _, w in ipairs(d.warnings) do
-    log("warn", w)
-    if opts.warnings then opts.warnings[#opts.warnings + 1] = w end
+    if not seen[w] then
+      seen[w] = true
+      log("warn", w)
+      if opts.warnings then opts.warnings[#opts.warnings + 1] = w end
+    end
   end
   ready(dev, alt)
   local left = M.perform(dev, d, { app = app, fam = fam, alt = alt, log = log, wait_ms = opts.wait_ms })

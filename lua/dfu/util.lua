@@ -21,7 +21,10 @@ function M.error_new(msg, code, fields)
 end
 
 function M.is_error(v)
-  return getmetatable(v) == Error
+  -- by name, not identity: a second copy of this module (package.loaded reset, busted's
+  -- insulation) makes errors with its own metatable, and they are still dfu.Errors
+  local mt = getmetatable(v)
+  return mt == Error or (type(mt) == "table" and rawget(mt, "__name") == "dfu.Error")
 end
 
 --- Raise a dfu.Error (level 0: the message carries no position, the host prints it as is).

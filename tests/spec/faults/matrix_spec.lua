@@ -102,7 +102,10 @@ end
 local function pick(list, phase, fault)
   if not list or #list == 0 then return nil end
   -- leave: the zero-length DNLOAD / last GETSTATUS; a busy fault on the SET_ADDRESS before it
-  if phase == "leave" and not (fault and fault.name == "busy") then return list[#list] end
+  if phase == "leave" then
+    if not (fault and fault.name == "busy") then return list[#list] end
+    return list[math.max(1, #list - 1)]
+  end
   return list[(#list + 1) // 2]
 end
 
