@@ -136,8 +136,10 @@ int dfu_image_parse_srec(const uint8_t *buf, size_t len, const char *name, dfu_i
                                    type, dlen);
                 goto fail;
             }
+            /* Address 0 is how writers (ours, objcopy) terminate a file that has no start
+             * address; a Cortex-M image never starts there. */
             entry = a;
-            has_entry = 1;
+            has_entry = a != 0;
             terminated = 1;
             break;
         }
@@ -228,11 +230,10 @@ int dfui_write_srec(const dfu_image *img, unsigned recsize, uint8_t **out, size_
         uint8_t c[3] = {(uint8_t)(nrec >> 16), (uint8_t)(nrec >> 8), (uint8_t)nrec};
         put_srec(&b, '6', c, 3);
     }
-    if (dfu_image_has_entry(img)) {
-        uint32_t en = dfu_image_entry(img);
-        uint8_t r[4] = {(uint8_t)(en >> 24), (uint8_t)(en >> 16), (uint8_t)(en >> 8), (uint8_t)en};
-        put_srec(&b, '7', r, 4);
-    }
+    /* Always terminate (S7); with no entry point its address is 0. */
+    uint32_t en = dfu_image_has_entry(img) ? dfu_image_entry(img) : 0;
+    uint8_t r[4] = {(uint8_t)(en >> 24), (uint8_t)(en >> 16), (uint8_t)(en >> 8), (uint8_t)en};
+    put_srec(&b, '7', r, 4);
     return dfui_buf_finish(&b, out, outlen, err);
 }
 

@@ -646,6 +646,35 @@ static int test_objcopy_reads_ours(void)
     return 0;
 }
 
+/* An S-record file always ends with a termination record; with no entry point it is S7 with
+ * address 0, which reads back as "no entry". */
+static int test_srec_terminated(void)
+{
+    struct dfu_err e;
+    dfu_image *img = dfu_image_new();
+    T_ASSERT(img != NULL);
+    static const uint8_t data[5] = {1, 2, 3, 4, 5};
+    T_OK(dfu_image_add(img, 0x08000000, data, sizeof data, &e), e);
+    for (int with_entry = 0; with_entry < 2; with_entry++) {
+        dfu_image_set_entry(img, with_entry, 0x08000101);
+        uint8_t *buf;
+        size_t len;
+        T_OK(dfu_image_write_srec(img, &buf, &len, &e), e);
+        T_ASSERT(len > 16);
+        const char *want = with_entry ? "S70508000101F0\n" : "S70500000000FA\n";
+        T_EQ_MEM(buf + len - strlen(want), want, strlen(want));
+        dfu_image *back = NULL;
+        T_OK(dfu_image_parse_srec(buf, len, "t.s19", &back, &e), e);
+        T_EQ_INT(dfu_image_has_entry(back), with_entry);
+        if (with_entry)
+            T_EQ_INT(dfu_image_entry(back), 0x08000101);
+        dfu_image_free(back);
+        free(buf);
+    }
+    dfu_image_free(img);
+    return 0;
+}
+
 static const struct t_case cases[] = {
     {"truth", test_truth},
     {"all_fixtures_covered", test_all_fixtures_covered},
@@ -655,6 +684,7 @@ static const struct t_case cases[] = {
     {"dfuse_pack_reads_ours", test_dfuse_pack_reads_ours},
     {"dfu_suffix_reads_ours", test_dfu_suffix_reads_ours},
     {"objcopy_reads_ours", test_objcopy_reads_ours},
+    {"srec_terminated", test_srec_terminated},
     {NULL, NULL},
 };
 T_MAIN(cases)
