@@ -140,15 +140,26 @@ local function plausible(app, sp, pc)
     and app.in_flash(pc & ~1)
 end
 
-local function find_vector_table(app, ranges)
+-- A vector table beyond doubt: plausible, and the reset vector is a Thumb address of code the
+-- application holds. A literal pool can hold a RAM address followed by a flash address (the
+-- seed images have 0x20000000, 0x0800BAC4 at +0x80), so a looser test would find tables there.
+local function convincing(app, sp, pc)
+  return plausible(app, sp, pc) and pc & 1 == 1 and app.programmed(pc & ~1)
+end
+
+-- The vector table base among the candidate addresses (each VTOR-aligned address of ranges):
+-- the first convincing one; else the lowest address when it is at least plausible (its
+-- problems are then reported against it); else nil.
+local function find_vector_table(app, ranges, lowest)
   for _, r in ipairs(ranges) do
     local a = util.round_up(r.address, M.VTOR_ALIGN)
     while a + 8 <= r.address + r.size do
-      local sp, pc = app.word(a), app.word(a + 4)
-      if plausible(app, sp, pc) then return a end
+      if convincing(app, app.word(a), app.word(a + 4)) then return a end
       a = a + M.VTOR_ALIGN
     end
   end
+  if lowest and plausible(app, app.word(lowest), app.word(lowest + 4)) then return lowest end
+  return nil
 end
 
 local function finish_app(app)
@@ -208,7 +219,7 @@ function M.from_plan(plan, fam, dev)
     end
     return nil
   end
-  app.base = find_vector_table(app, segs)
+  app.base = find_vector_table(app, segs, app.lowest)
   return finish_app(app)
 end
 
@@ -242,9 +253,9 @@ function M.from_device(dev, fam, flash, addr)
   if addr then
     if plausible(app, word(addr), word(addr + 4)) then app.base = addr end
   else
-    for _, a in ipairs(starts) do
-      if plausible(app, word(a), word(a + 4)) then app.base = a break end
-    end
+    local ranges = {}
+    for _, a in ipairs(starts) do ranges[#ranges + 1] = { address = a, size = 8 } end
+    app.base = find_vector_table(app, ranges, lo)
   end
   return finish_app(app)
 end
