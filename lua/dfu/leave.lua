@@ -526,9 +526,11 @@ function M.decide(mode, app, rom_id, addr)
     d.preds = choice.preds
     d.score = choice.score
     if choice.score.vector == 0 and choice.score.branch == 0 then
-      d.reason = string.format("auto: no leave can start this application; using the vector table %s (AN3156)",
-        hex(app.base or choice.steps[1].address))
-      d.steps = { { address = app.base or choice.steps[1].address, mode = "vector" } }
+      -- nothing predicts a start: one leave, the documented one when there is a vector table
+      local s = app.base and { address = app.base, mode = "vector" } or choice.steps[1]
+      d.reason = string.format("auto: no leave can start this application (see the warnings); using %s %s",
+        s.mode == "vector" and "the vector table" or "the " .. s.mode .. " address", hex(s.address))
+      d.steps = { s }
       d.hopeless = true
     else
       d.reason = why_auto(app, rom_id, bugs, choice)
