@@ -33,7 +33,7 @@ of the touched sectors, one write pass, one read-back verify, then the leave.]],
     local dev <close> = ctx:open()
     local report = dfu.check(dev:flash({ app, config }, {
       verify = true, leave = true, progress = ctx.progress,
-      log = function(level, msg) ctx:log(level, "%s", msg) end,
+      log = function(level, text) ctx:log(level, "%s", text) end,
     }))
     ctx:set_result { ok = true, serial = serial, written = report.written,
                      left = report.left and report.left.address, seconds = report.seconds }
