@@ -466,10 +466,15 @@ function M.execute(dev, plan, opts, fam)
       err.msg = err.msg .. "\nthe image is written and verified; only leaving DFU failed"
     else
       local protected = err.code == "PROTECTED" or (err.code == "STATUS" and status_name(dev) == "errVENDOR")
-      err.msg = err.msg .. "\n" .. dstate.describe(report.device_state, protected and
-        "the job is not complete: remove the read protection first (dfush unprotect --force erases " ..
-        "the whole flash), then run the same command again" or
-        "the job is not complete: run the same command again to finish it")
+      local hint = "the job is not complete: run the same command again to finish it"
+      if protected then
+        hint = "the job is not complete: remove the read protection first (dfush unprotect --force " ..
+          "erases the whole flash), then run the same command again"
+      elseif err.protected then
+        hint = "the job is not complete: remove the write protection first (the dfush ob set command " ..
+          "above), then run the same command again"
+      end
+      err.msg = err.msg .. "\n" .. dstate.describe(report.device_state, hint)
     end
     error(err, 0)
   end

@@ -1,6 +1,23 @@
 -- require "dfu": the Lua face of dfush. Re-exports the C modules (dfu.core, dfu.image,
 -- dfu.sim), opens devices by string or table, adds the flashing helpers to devices, and
 -- provides the recipe and error helpers.
+-- Under stock lua5.4 (no dfush host) find the recipe directory, which holds the family tables
+-- (scripts/stm32/*.lua), next to this module: share/lua/5.4/dfu -> share/dfush/scripts when
+-- installed, lua/dfu -> scripts in the source tree.
+if package.dfush_scripts == nil then
+  local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")
+  if here then
+    for _, rel in ipairs({ "/../../../dfush/scripts", "/../../scripts" }) do
+      local f = io.open(here .. rel .. "/stm32/families.lua", "r")
+      if f then
+        f:close()
+        package.dfush_scripts = { here .. rel }
+        break
+      end
+    end
+  end
+end
+
 local core = require "dfu.core"
 local image = require "dfu.image"
 local sim = require "dfu.sim"

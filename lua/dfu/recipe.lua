@@ -179,7 +179,8 @@ function Recipe:help_text()
   local out = { "usage: dfush " .. self.usage, "" }
   for para in (self.help .. "\n\n"):gmatch("(.-)\n%s*\n") do
     if para:find("%S") then
-      if para:find("^%s") then out[#out + 1] = para else out[#out + 1] = wrap(para, "", 78) end
+      -- a paragraph with indented lines (a list, a table) is kept as written; prose is filled
+      if para:find("^%s") or para:find("\n%s") then out[#out + 1] = para else out[#out + 1] = wrap(para, "", 78) end
       out[#out + 1] = ""
     end
   end

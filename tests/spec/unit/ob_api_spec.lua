@@ -86,6 +86,7 @@ describe("dfu.ob (Lua API)", function()
     assert.is_nil(ok)
     assert.are.equal("RANGE", code, msg)
     assert.matches("write-protected sector 0", msg, 1, true)
+    assert.matches("remove the write protection first", msg, 1, true)
     dev:close()
   end)
 
