@@ -14,8 +14,7 @@ int dfui_usb_list(const struct dfu_devspec *spec,
                   struct dfu_err *err);
 /** Open the device described by @which (as reported by dfui_usb_list). The returned transport
  *  re-opens the same device (by serial, else port path) in wait_reenumerate. */
-int dfui_usb_open(const struct dfu_devinfo *which, struct dfu_transport **out,
-                  struct dfu_err *err);
+int dfui_usb_open(const struct dfu_devinfo *which, struct dfu_transport **out, struct dfu_err *err);
 #endif
 
 #endif
