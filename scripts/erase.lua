@@ -27,15 +27,16 @@ With ADDR alone the sector containing ADDR is erased; with LEN every sector that
       if p.alt then dfu.check(dev:set_alt(dfu.plan.select_alt(dev:alts(), p.alt).alt)) end
       dfu.check(dev:abort_to_idle())
       local t0 = dev:now()
-      ctx.progress("erase", 0, 1)
-      dfu.check(dev:mass_erase())
-      ctx.progress("erase", 1, 1)
-      local a = dfu.plan.select_alt(dev:alts(), dev:alt())
+      local a, bytes = dfu.plan.select_alt(dev:alts(), dev:alt()), 0
       if a.layout then
         for _, r in ipairs(dfu.plan.ranges(dfu.plan.sectors(a.layout), function(s) return s.erasable end)) do
           table.insert(result.erased, { address = r.address, size = r.size })
+          bytes = bytes + r.size
         end
       end
+      ctx.progress("erase", 0, bytes)
+      dfu.check(dev:mass_erase())
+      ctx.progress("erase", bytes, bytes)
       result.ok, result.mass = true, true
       result.seconds = dev:now() - t0
       ctx:set_result(result)

@@ -361,30 +361,27 @@ function M.execute(dev, plan, opts, fam)
       local t = dev:now()
       select_alt(plan.flash_alt)
       log("info", "mass erase")
-      if opts.progress then opts.progress("erase", 0, 1) end
+      local whole, whole_bytes = {}, 0
+      for _, part in ipairs(plan.parts) do
+        if part.alt == plan.flash_alt then
+          for _, r in ipairs(plan_mod.ranges(part.sectors, function(s) return s.erasable end)) do
+            whole[#whole + 1] = { address = r.address, size = r.size }
+            whole_bytes = whole_bytes + r.size
+          end
+        end
+      end
+      if opts.progress then opts.progress("erase", 0, whole_bytes) end
       local ok2, msg, code
       for attempt = 1, M.RETRIES do
         ok2, msg, code = dev:mass_erase()
         if ok2 or fatal(dev, code) or attempt >= M.RETRIES or not M.recover(dev, code, report) then break end
       end
       if not ok2 then
-        for _, part in ipairs(plan.parts) do
-          if part.alt == plan.flash_alt then
-            for _, r in ipairs(plan_mod.ranges(part.sectors, function(s) return s.erasable end)) do
-              dstate.add(report.device_state.unknown, r.address, r.size)
-            end
-          end
-        end
+        for _, r in ipairs(whole) do dstate.add(report.device_state.unknown, r.address, r.size) end
         fail(dev, "mass erase failed: " .. tostring(msg), code, { phase = "erase" })
       end
-      if opts.progress then opts.progress("erase", 1, 1) end
-      for _, part in ipairs(plan.parts) do
-        if part.alt == plan.flash_alt then
-          for _, r in ipairs(plan_mod.ranges(part.sectors, function(s) return s.erasable end)) do
-            report.erased[#report.erased + 1] = { address = r.address, size = r.size }
-          end
-        end
-      end
+      if opts.progress then opts.progress("erase", whole_bytes, whole_bytes) end
+      for _, r in ipairs(whole) do report.erased[#report.erased + 1] = r end
       report.mass_erase = true
       mark("erase", t)
     end

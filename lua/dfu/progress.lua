@@ -33,10 +33,13 @@ function M.new(o)
   local function update(_, phase, done, total)
     if self.mode == "none" then return end
     local now = self.clock()
-    if phase ~= self.phase then
+    -- a new phase, or the same one started over (done = 0); a log line between two updates
+    -- (finish) only ends the bar's line, the phase and its clock go on
+    if phase ~= self.phase or (done == 0 and (self.last_done or 0) > 0) then
       line_end(self)
       self.phase, self.t0, self.next_plain, self.last_draw = phase, now, plain_step, nil
     end
+    self.last_done = done
     local el = now - self.t0
     local frac = total > 0 and done / total or 1
     if self.mode == "bar" then
@@ -65,7 +68,6 @@ function M.new(o)
 
   function self.finish()
     line_end(self)
-    self.phase = nil
   end
 
   return setmetatable(self, { __call = update })
