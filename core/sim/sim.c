@@ -4,7 +4,9 @@
  *
  * Timing (design.md 5): every control transfer costs 1.0 ms plus 1.0 us per data byte. A job
  * (erase, program) starts when the first GETSTATUS reply has been sent; while it runs the ROM
- * does not serve EP0, so a request arriving then is answered when the job ends (or times out).
+ * does not serve EP0, so a request arriving then is answered when the job ends (or times out):
+ * the host's SETUP is on the wire and its IN stage is NAKed until then, so the transfer's fixed
+ * cost runs alongside the wait and the answer comes at max(sent + 1 ms, job end) + data time.
  *
  * Choices where the documents are silent (all marked "inferred" where they are made):
  * - illegal DFU requests set bStatus errSTALLEDPKT; an unknown DfuSe command gives errTARGET;
@@ -350,6 +352,7 @@ int dfu_sim_control(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_
 
     *len = 0;
     tick(s);
+    uint64_t sent = s->now;
     if (s->mode != DFU_SIM_ROM) {
         s->now += 1000;
         tick(s);
@@ -418,7 +421,9 @@ int dfu_sim_control(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_
     }
     if (!in && rc == 0)
         n = req->wLength;
-    s->now += 1000 + (in ? n : req->wLength);
+    if (s->now < sent + 1000)
+        s->now = sent + 1000; /* a held answer: the fixed cost overlapped the wait */
+    s->now += in ? n : req->wLength;
     log_ctrl(s, r, req, n, rc == 0 ? NULL : "stall");
     if (s->pending_busy != 0) {
         s->busy_until = s->now + s->pending_busy;

@@ -108,4 +108,5 @@ for _, r in ipairs(rows) do
     r[5], r[6], r[10], r[9], r[7], r[8]))
 end
 print("limit = erase busy + program busy + 1 us/byte on the wire + 1 ms per data block;")
-print("DfuSe needs DNLOAD + 2 GETSTATUS per block, so ~2 ms per block above the limit is the floor.")
+print("DfuSe needs DNLOAD + 2 GETSTATUS per block; the second GETSTATUS is held while the block")
+print("programs, so the floor is 2 ms per block above the limit, less the program time (up to 1 ms).")
