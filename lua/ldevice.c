@@ -176,12 +176,14 @@ static int dev_close(lua_State *L)
     dfulua_checknargs(L, 1);
     if (d != NULL) {
         b->dev = NULL; /* closed before anything can fail or raise */
-        if (!dfulua_interrupt) {
-            struct dfu_err e;
+        struct dfu_err e;
 
-            dfu_err_clear(&e);
-            (void)dfu_abort_to_idle(d, &e); /* best effort: the device may have left */
-        }
+        /* Best effort (the device may have left): leave it in dfuIDLE, also after Ctrl-C,
+         * when the request must not see the interrupt flag that stopped the job. */
+        if (dfulua_interrupt)
+            dfu_dev_set_cancel(d, NULL);
+        dfu_err_clear(&e);
+        (void)dfu_abort_to_idle(d, &e);
         dfu_dev_close(d);
         drain_logs(L, b);
     }
@@ -201,10 +203,28 @@ static void close_box(struct ldev *b)
     }
 }
 
-/* __gc and __close: never raises (manual 2.5.3). */
+/* __gc: never raises (manual 2.5.3), no traffic (it runs whenever the collector does). */
 static int dev_gc(lua_State *L)
 {
     close_box(lua_touserdata(L, 1));
+    return 0;
+}
+
+/* __close: runs where the variable's scope ends, also when an error or Ctrl-C ends it, so it
+ * leaves the device in dfuIDLE as close does (best effort, errors ignored); never raises. */
+static int dev_close_scope(lua_State *L)
+{
+    struct ldev *b = lua_touserdata(L, 1);
+
+    if (b != NULL && b->dev != NULL) {
+        struct dfu_err e;
+
+        if (dfulua_interrupt)
+            dfu_dev_set_cancel(b->dev, NULL);
+        dfu_err_clear(&e);
+        (void)dfu_abort_to_idle(b->dev, &e);
+    }
+    close_box(b);
     return 0;
 }
 
@@ -802,7 +822,7 @@ static const luaL_Reg dev_methods[] = {
 
 static const luaL_Reg dev_meta[] = {
     {"__index", NULL}, /* placeholder: the methods table */
-    {"__gc", dev_gc},  {"__close", dev_gc}, {"__tostring", dev_tostring}, {NULL, NULL},
+    {"__gc", dev_gc},  {"__close", dev_close_scope}, {"__tostring", dev_tostring}, {NULL, NULL},
 };
 
 void dfulua_dev_types(lua_State *L)

@@ -11,6 +11,7 @@ local M = {}
 M.EXIT = {
   USAGE = 2, FORMAT = 2, RANGE = 2, INVALID = 2,
   NOT_FOUND = 3, AMBIGUOUS = 3, ACCESS = 3,
+  INTERRUPTED = 130, -- Ctrl-C, as a shell reports SIGINT
 }
 
 function M.exit_code(err)

@@ -456,7 +456,15 @@ function M.execute(dev, plan, opts, fam)
   report.phases = phase_t
   report.log = nil
   if not ok then
-    if type(err) ~= "table" then err = util.error_new(tostring(err), "ERROR") end
+    if type(err) ~= "table" then
+      -- Ctrl-C raises "interrupted" from the Lua hook wherever the job was (host.c)
+      local text = tostring(err)
+      if text:match("interrupted$") then
+        err = util.error_new("interrupted (Ctrl-C)", "INTERRUPTED")
+      else
+        err = util.error_new(text, "ERROR")
+      end
+    end
     err.report = report
     err.device_state = report.device_state
     if report.verified then
@@ -519,7 +527,15 @@ function M.run_plain(dev, img, opts)
   end)
   report.seconds = dev:now() - t0
   if not ok then
-    if type(err) ~= "table" then err = util.error_new(tostring(err), "ERROR") end
+    if type(err) ~= "table" then
+      -- Ctrl-C raises "interrupted" from the Lua hook wherever the job was (host.c)
+      local text = tostring(err)
+      if text:match("interrupted$") then
+        err = util.error_new("interrupted (Ctrl-C)", "INTERRUPTED")
+      else
+        err = util.error_new(text, "ERROR")
+      end
+    end
     err.report = report
     error(err, 0)
   end
