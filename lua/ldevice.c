@@ -203,28 +203,10 @@ static void close_box(struct ldev *b)
     }
 }
 
-/* __gc: never raises (manual 2.5.3), no traffic (it runs whenever the collector does). */
+/* __gc and __close: never raises (manual 2.5.3). */
 static int dev_gc(lua_State *L)
 {
     close_box(lua_touserdata(L, 1));
-    return 0;
-}
-
-/* __close: runs where the variable's scope ends, also when an error or Ctrl-C ends it, so it
- * leaves the device in dfuIDLE as close does (best effort, errors ignored); never raises. */
-static int dev_close_scope(lua_State *L)
-{
-    struct ldev *b = lua_touserdata(L, 1);
-
-    if (b != NULL && b->dev != NULL) {
-        struct dfu_err e;
-
-        if (dfulua_interrupt)
-            dfu_dev_set_cancel(b->dev, NULL);
-        dfu_err_clear(&e);
-        (void)dfu_abort_to_idle(b->dev, &e);
-    }
-    close_box(b);
     return 0;
 }
 
@@ -822,7 +804,7 @@ static const luaL_Reg dev_methods[] = {
 
 static const luaL_Reg dev_meta[] = {
     {"__index", NULL}, /* placeholder: the methods table */
-    {"__gc", dev_gc},  {"__close", dev_close_scope}, {"__tostring", dev_tostring}, {NULL, NULL},
+    {"__gc", dev_gc},  {"__close", dev_gc}, {"__tostring", dev_tostring}, {NULL, NULL},
 };
 
 void dfulua_dev_types(lua_State *L)

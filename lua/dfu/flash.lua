@@ -460,7 +460,10 @@ function M.execute(dev, plan, opts, fam)
       -- Ctrl-C raises "interrupted" from the Lua hook wherever the job was (host.c)
       local text = tostring(err)
       if text:match("interrupted$") then
-        err = util.error_new("interrupted (Ctrl-C)", "INTERRUPTED")
+        -- explicit close leaves the device in dfuIDLE even now (ldevice.c); the interrupted
+        -- script is unwinding, and a REPL user opens the device again
+        dev:close()
+        err = util.error_new("interrupted (Ctrl-C); the device was left idle and closed", "INTERRUPTED")
       else
         err = util.error_new(text, "ERROR")
       end
@@ -531,7 +534,10 @@ function M.run_plain(dev, img, opts)
       -- Ctrl-C raises "interrupted" from the Lua hook wherever the job was (host.c)
       local text = tostring(err)
       if text:match("interrupted$") then
-        err = util.error_new("interrupted (Ctrl-C)", "INTERRUPTED")
+        -- explicit close leaves the device in dfuIDLE even now (ldevice.c); the interrupted
+        -- script is unwinding, and a REPL user opens the device again
+        dev:close()
+        err = util.error_new("interrupted (Ctrl-C); the device was left idle and closed", "INTERRUPTED")
       else
         err = util.error_new(text, "ERROR")
       end
