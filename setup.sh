@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(
   build-essential cmake pkg-config clang clang-format
-  liblua5.4-dev lua5.4 lua-busted libreadline-dev
+  liblua5.4-dev lua5.4 lua-busted lua-check libreadline-dev
   libusb-1.0-0-dev libelf-dev zlib1g-dev
   dfu-util binutils-arm-none-eabi python3
 )

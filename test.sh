@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the whole test suite: normal build, AddressSanitizer+UBSan build, format check,
+# Run the whole test suite: format check, luacheck, normal build, AddressSanitizer+UBSan build,
 # fuzz smoke runs, and the real-USB test in a VM (tests/usb/run).
 #   ./test.sh             everything
 #   ./test.sh --quick     normal build only
@@ -16,6 +16,9 @@ if ! git ls-files '*.c' '*.h' | xargs -r clang-format --dry-run -Werror; then
   echo "format: run clang-format -i on the files above" >&2
   status=1
 fi
+
+step "lint (luacheck)"
+luacheck -q lua scripts tests doc/recipes || status=1
 
 step "build + ctest (normal)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDFU_WERROR=ON >/dev/null

@@ -120,7 +120,7 @@ describe("dfu.core", function()
 
     it("checks the narrowing keys against the simulated device", function()
       local serial = assert(core.list("sim:stm32h753"))[1].serial
-      local d <close> = assert(core.open("sim:stm32h753,serial=" .. serial))
+      local _ <close> = assert(core.open("sim:stm32h753,serial=" .. serial))
       local ok, msg, code = core.open("sim:stm32h753,serial=nope")
       assert.is_nil(ok)
       assert.is_string(msg)

@@ -378,7 +378,7 @@ describe("dfu.Device", function()
       collectgarbage()
       assert.are.equal(n, #helper.events(s, "ctrl"))
       do
-        local _d <close> = assert(s:device())
+        local _ <close> = assert(s:device())
         n = #helper.events(s, "ctrl")
       end
       assert.are.equal(n, #helper.events(s, "ctrl"))
