@@ -11,8 +11,7 @@ describe("stock lua5.4", function()
       pending("needs lua5.4")
       return
     end
-    local ldd = io.popen("ldd " .. build .. "/dfu.so 2>/dev/null"):read("a")
-    if ldd:find("libasan", 1, true) then
+    if helper.sanitized() then
       pending("a sanitizer build's dfu.so cannot load into a stock lua5.4")
       return
     end
