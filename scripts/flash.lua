@@ -4,7 +4,7 @@ local util = dfu.util
 
 -- Load every file. A raw binary without @ADDR is only an error for DfuSe devices (a plain
 -- DFU 1.1 device takes the blob as it is), so that error waits until the device is known.
-local function load_images(files)
+local function load_images(ctx, files)
   local list, deferred = {}, {}
   for _, f in ipairs(files) do
     local path, base = util.split_at(f)
@@ -17,6 +17,7 @@ local function load_images(files)
       util.raise(msg, (code == "NOT_FOUND" or code == "IO" or code == "ACCESS") and "USAGE" or "FORMAT",
         { file = path })
     end
+    ctx:check_base(path, base, img)
     list[#list + 1] = { path = path, image = img }
   end
   return list, deferred
@@ -78,7 +79,7 @@ Blocks of 0xFF that lie in freshly erased sectors are not sent ("skipped"): the 
     "dfush flash bootloader.dfu   # each DfuSe target goes to its alt setting",
   },
   run = function(ctx, p)
-    local images, deferred = load_images(p.file)
+    local images, deferred = load_images(ctx, p.file)
     local leave = p.leave
     if type(leave) == "string" then leave = util.addr_arg(leave, "--leave") end
     if p.leave_mode and not leave then leave = true end

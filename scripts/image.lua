@@ -2,10 +2,11 @@
 local dfu = require "dfu"
 local util = dfu.util
 
-local function load(arg)
+local function load(ctx, arg)
   local path, base = util.split_at(arg)
   local img, msg, code = dfu.image.load(path, base and { base = base } or nil)
   if not img then util.raise(msg, code == "FORMAT" and "FORMAT" or "USAGE", { file = path }) end
+  ctx:check_base(path, base, img)
   return img, path
 end
 
@@ -60,11 +61,11 @@ image convert writes OUT in the format of its extension: .bin .hex .s19 .dfu.]],
   run = function(ctx, p)
     if p.action == "info" then
       if #p.files ~= 1 then util.usage("usage: dfush image info FILE[@ADDR]") end
-      local img, path = load(p.files[1])
+      local img, path = load(ctx, p.files[1])
       info(ctx, img, path)
     elseif p.action == "convert" then
       if #p.files ~= 2 then util.usage("usage: dfush image convert IN[@ADDR] OUT") end
-      local img, path = load(p.files[1])
+      local img, path = load(ctx, p.files[1])
       local ok, msg, code = img:save(p.files[2])
       if not ok then util.raise(string.format("cannot write %s: %s", p.files[2], msg), code == "IO" and "ERROR" or "USAGE") end
       if msg then ctx:log("warn", "%s", msg) end

@@ -49,6 +49,16 @@ function Ctx:log(level, fmt, ...)
   self.stderr:write(prefix, msg, "\n")
 end
 
+--- ctx:check_base(path, base, img): warn when FILE@ADDR gave an address to a file that carries
+--- its own (only raw binaries are placed by @ADDR).
+function Ctx:check_base(path, base, img)
+  if base and img and img:format() ~= "bin" then
+    local names = { ihex = "Intel HEX", srec = "S-record", elf = "ELF", dfuse = "DfuSe" }
+    self:log("warn", "%s@0x%08X: the address is ignored: this %s file carries its own addresses " ..
+      "(@ADDR places raw binaries only)", path, base, names[img:format()] or img:format())
+  end
+end
+
 --- ctx:say(fmt, ...): human output of the command, on stdout, silent with --json.
 function Ctx:say(fmt, ...)
   if self.json then return end
