@@ -387,9 +387,12 @@ static int lua_mode(lua_State *L, int argc, char **argv)
         char dash[] = "-";
         char *in[2];
 
+        /* `dfush < file` runs stdin as one chunk, with `dfu` loaded as in the REPL */
+        if (dolibrary(L, "dfu") != LUA_OK)
+            return 1;
         in[0] = argv[0];
         in[1] = dash;
-        if (runscript(L, in, 1) != LUA_OK) /* `dfush < file`: run stdin */
+        if (runscript(L, in, 1) != LUA_OK)
             return 1;
     }
     return 0;

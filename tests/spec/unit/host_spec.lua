@@ -62,10 +62,11 @@ describe("dfush host", function()
       assert.are.equal("from stdin\tx\n", r.stdout)
     end)
 
-    it("no arguments and stdin not a TTY runs stdin", function()
-      local r = dfush({}, { stdin = "print(1 + 1)" })
+    it("no arguments and stdin not a TTY runs stdin, with dfu loaded as in the REPL", function()
+      local r = dfush({}, { stdin = "print(1 + 1)\nlocal d <close> = dfu.open('sim:stm32h753')\n" ..
+        "print(d:info().transfer_size)" })
       assert.are.equal(0, r.code, r.stderr)
-      assert.are.equal("2\n", r.stdout)
+      assert.are.equal("2\n1024\n", r.stdout)
     end)
 
     it("-- ends the options", function()
