@@ -33,7 +33,7 @@ function M.codecs()
   if codecs then return codecs end
   codecs = {}
   for _, name in ipairs(M.CODECS) do
-    local ok, c = pcall(require, name)
+    local ok, c = pcall(util.require_script, name)
     if ok and type(c) == "table" then codecs[#codecs + 1] = c end
   end
   return codecs

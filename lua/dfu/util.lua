@@ -98,6 +98,31 @@ function M.range(a, len) return string.format("%s-%s", M.hex(a), M.hex(a + len -
 function M.round_down(v, unit) return v - v % unit end
 function M.round_up(v, unit) return v + (unit - v % unit) % unit end
 
+--- require for the recipe directories' modules: "stm32.ob_f4" is DIR/stm32/ob_f4.lua in the
+--- first of package.dfush_scripts that has it (set by the host, or by require "dfu" next to
+--- the module), else whatever require finds on package.path. Raises like require.
+function M.require_script(name)
+  if package.loaded[name] ~= nil then return package.loaded[name] end
+  local rel = name:gsub("%.", "/") .. ".lua"
+  for _, dir in ipairs(package.dfush_scripts or {}) do
+    local path = dir .. "/" .. rel
+    local chunk, err = loadfile(path)
+    if chunk then
+      local v = chunk(name, path)
+      if v == nil then v = true end
+      package.loaded[name] = v
+      return v
+    else
+      local f = io.open(path, "r")
+      if f then
+        f:close()
+        error(string.format("error loading module '%s' from file '%s':\n\t%s", name, path, err), 2)
+      end
+    end
+  end
+  return require(name)
+end
+
 --- Split "file.bin@0x08000000" into path and base (integer or nil).
 function M.split_at(arg)
   local path, at = arg:match("^(.*)@([^@/\\]+)$")

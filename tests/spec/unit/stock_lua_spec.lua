@@ -1,5 +1,6 @@
--- require "dfu" from a stock lua5.4 (no dfush host): the module finds its family tables next
--- to itself, so an H753 is known by name and written in 32-byte flash words.
+-- require "dfu" from a stock lua5.4 (no dfush host): the module finds its family tables and
+-- option-byte codecs next to itself, so an H753 is known by name and written in 32-byte flash
+-- words, and a write-protected F405 sector is refused before anything is erased.
 local helper = require "helper"
 
 describe("stock lua5.4", function()
@@ -22,6 +23,13 @@ local dfu = require "dfu"
 local dev <close> = assert(dfu.open "sim:stm32h753")
 local r = assert(dev:flash(assert(dfu.image.load(arg[1]))))
 io.write(r.written, " ", dev:family().name, "\n")
+-- the option-byte codecs come from the same place: a protected sector is refused up front
+local f4 <close> = assert(dfu.open "sim:stm32f405")
+assert(dfu.ob.set(f4, { WRP = "0" }))
+local img = dfu.image.new()
+assert(img:add(0x08000000, "BBBB"))
+local ok, msg, code = f4:flash(img)
+io.write(tostring(ok), " ", code, " ", msg:match("write%-protected sector 0") or msg, "\n")
 ]])
     f:close()
     local cmd = string.format("cd /tmp && LUA_CPATH='%s/?.so' LUA_PATH='%s/lua/?.lua;%s/lua/?/init.lua' " ..
@@ -32,6 +40,6 @@ io.write(r.written, " ", dev:family().name, "\n")
     local ok = p:close()
     os.remove(script)
     assert.is_true(ok, out)
-    assert.are.equal("9472 STM32H74x/75x\n", out)
+    assert.are.equal("9472 STM32H74x/75x\nnil RANGE write-protected sector 0\n", out)
   end)
 end)
