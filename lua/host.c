@@ -58,6 +58,16 @@ static int msghandler(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
 
+    /* Ctrl-C: the user knows where it came from; no traceback */
+    if (msg != NULL && dfulua_interrupt) {
+        size_t n = strlen(msg);
+
+        if (n >= 11 && strcmp(msg + n - 11, "interrupted") == 0) {
+            lua_pushliteral(L, "interrupted (Ctrl-C)");
+            return 1;
+        }
+    }
+
     if (msg == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
             /* A dfu.Error (a table with a code) is an expected failure: no traceback. */
@@ -466,7 +476,7 @@ int main(int argc, char **argv)
     report(L, status);
     lua_close(L); /* runs the finalizers: devices and simulators close */
     free(cur_line);
-    if (code == 0 && dfulua_interrupt)
-        code = 130;
+    if (dfulua_interrupt && (status != LUA_OK || code == 0 || code == 1))
+        code = 130; /* Ctrl-C stopped it, wherever that was */
     return code;
 }

@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "laux.h"
 
@@ -1014,7 +1015,28 @@ static void constants(lua_State *L)
     name_table(L, "ERR", (int)(sizeof err_v / sizeof err_v[0]), err_v, err_n);
 }
 
+/* core.interrupted() -> whether Ctrl-C stopped the current call of the dfush host (the flag
+ * its SIGINT handler sets; always false in other interpreters). */
+static int mod_interrupted(lua_State *L)
+{
+    lua_pushboolean(L, dfulua_interrupt != 0);
+    return 1;
+}
+
+/* core.isatty(fd) -> whether file descriptor fd (0, 1, 2) is a terminal. Asked in-process:
+ * running `test -t` through os.execute would ignore Ctrl-C while the shell runs (system()). */
+static int mod_isatty(lua_State *L)
+{
+    lua_Integer fd = luaL_checkinteger(L, 1);
+
+    luaL_argcheck(L, fd >= 0 && fd <= 2, 1, "0, 1 or 2 expected");
+    lua_pushboolean(L, isatty((int)fd));
+    return 1;
+}
+
 static const luaL_Reg mod_funcs[] = {
+    {"interrupted", mod_interrupted},
+    {"isatty", mod_isatty},
     {"list", mod_list},
     {"open", mod_open},
     {"parse_layout", mod_parse_layout},

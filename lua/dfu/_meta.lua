@@ -79,6 +79,15 @@
 ---@field version string
 local core = {}
 
+---Whether Ctrl-C stopped the current call of the dfush host (always false elsewhere).
+---@return boolean
+function core.interrupted() end
+
+---Whether file descriptor fd (0, 1 or 2) is a terminal.
+---@param fd integer
+---@return boolean
+function core.isatty(fd) end
+
 ---List DFU interfaces. With no argument, USB only; "sim:PROFILE..." lists that simulated device.
 ---@param devstr? string device string (design.md 2)
 ---@return dfu.DevInfo[]|nil infos

@@ -256,7 +256,7 @@ function M.main(argv, io_override)
     end
     return 2
   end
-  local ok, g, rest = pcall(parse_globals, list)
+  local ok, g, rest = util.pcall(parse_globals, list)
   if not ok then return early(tostring(util.is_error(g) and g.msg or g)) end
   local dirs = recipe.dirs(g.recipes)
   if g.version then
@@ -279,7 +279,7 @@ function M.main(argv, io_override)
   if not r then return early("cannot load recipe " .. path .. ": " .. tostring(lmsg), "FORMAT") end
   local args = {}
   for i = 2, #rest do args[#args + 1] = rest[i] end
-  local okp, p, g2 = pcall(r.parse, r, args)
+  local okp, p, g2 = util.pcall(r.parse, r, args)
   if not okp then
     local m = tostring(util.is_error(p) and p.msg or p)
     if not m:find("dfush help", 1, true) then m = m .. " (see: dfush help " .. cmd .. ")" end

@@ -1,4 +1,6 @@
 -- Find the family knowledge (scripts/stm32/families.lua and friends) for an open device.
+local util = require "dfu.util"
+
 local M = {}
 
 M.DEFAULT = { name = "generic DfuSe", program_unit = 8, known_bugs = {} }
@@ -17,7 +19,7 @@ function M.tables()
       local path = dir .. "/" .. fam .. "/families.lua"
       local chunk = loadfile(path, "t", {})
       if chunk and not seen[fam] then
-        local ok, t = pcall(chunk)
+        local ok, t = util.pcall(chunk)
         if ok and type(t) == "table" then
           seen[fam] = true
           for _, f in ipairs(t) do tables[#tables + 1] = f end
@@ -26,7 +28,7 @@ function M.tables()
     end
   end
   if not seen.stm32 then
-    local ok, t = pcall(require, "stm32.families")
+    local ok, t = util.pcall(require, "stm32.families")
     if ok and type(t) == "table" then
       for _, f in ipairs(t) do tables[#tables + 1] = f end
     end

@@ -49,14 +49,14 @@ function M.jump_bugs()
   for _, dir in ipairs(package.dfush_scripts or {}) do
     local chunk = loadfile(dir .. "/stm32/jump_bugs.lua", "t", {})
     if chunk then
-      local ok, t = pcall(chunk)
+      local ok, t = util.pcall(chunk)
       if ok and type(t) == "table" then
         bug_tables = t
         return bug_tables
       end
     end
   end
-  local ok, t = pcall(require, "stm32.jump_bugs")
+  local ok, t = util.pcall(require, "stm32.jump_bugs")
   if ok and type(t) == "table" then bug_tables = t end
   return bug_tables
 end

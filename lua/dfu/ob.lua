@@ -33,7 +33,7 @@ function M.codecs()
   if codecs then return codecs end
   codecs = {}
   for _, name in ipairs(M.CODECS) do
-    local ok, c = pcall(util.require_script, name)
+    local ok, c = util.pcall(util.require_script, name)
     if ok and type(c) == "table" then codecs[#codecs + 1] = c end
   end
   return codecs
@@ -736,7 +736,7 @@ end
 function M.stdin_is_tty()
   local force = os.getenv("DFUSH_ASSUME_TTY")
   if force == "1" then return true elseif force == "0" then return false end
-  return os.execute("test -t 0") == true
+  return require("dfu.core").isatty(0)
 end
 
 --- Ask a yes/no question on stream (stderr), reading the answer from stdin.

@@ -77,8 +77,7 @@ end
 function M.detect_mode()
   local force = os.getenv("DFUSH_PROGRESS")
   if force == "bar" or force == "plain" or force == "none" then return force end
-  local ok = os.execute("test -t 2")
-  return ok and "bar" or "plain"
+  return require("dfu.core").isatty(2) and "bar" or "plain"
 end
 
 return M

@@ -233,7 +233,7 @@ function M.load(path)
   f:close()
   local chunk, err = load(src, "@" .. path, "t", M.env(path))
   if not chunk then return nil, err, "FORMAT" end
-  local ok, r = pcall(chunk)
+  local ok, r = util.pcall(chunk)
   if not ok then return nil, tostring(r), "FORMAT" end
   if getmetatable(r) ~= Recipe then
     return nil, path .. ": a recipe must return dfu.recipe{...}", "FORMAT"

@@ -11,6 +11,22 @@ Error.__tostring = function(e)
 end
 M.Error = Error
 
+--- Whether err is the error Ctrl-C raised in the dfush host (lua/host.c raises "interrupted"
+--- from a hook at whatever Lua code runs, and sets the flag dfu.core.interrupted reads).
+function M.is_interrupt(err)
+  if type(err) ~= "string" or not err:find("interrupted$") then return false end
+  local ok, core = pcall(require, "dfu.core")
+  return ok and core.interrupted() or false
+end
+
+--- pcall that lets Ctrl-C through: for code that tolerates a failing step (optional tables,
+--- best-effort reads) but must not swallow the user's interrupt.
+function M.pcall(f, ...)
+  local r = table.pack(pcall(f, ...))
+  if not r[1] and M.is_interrupt(r[2]) then error(r[2], 0) end
+  return table.unpack(r, 1, r.n)
+end
+
 --- Make a dfu.Error table. `fields` may add status=, state=, address=, file=, hint= ...
 function M.error_new(msg, code, fields)
   local e = setmetatable({}, Error)

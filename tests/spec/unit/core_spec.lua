@@ -24,6 +24,23 @@ describe("dfu.core", function()
     assert.matches("^%d+%.%d+%.%d+", core.version)
   end)
 
+  it("isatty answers for 0-2 and refuses other descriptors", function()
+    local r = helper.dfush({ "-e", "local c = require 'dfu.core' print(c.isatty(0), c.isatty(1), c.isatty(2))" })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal("false\tfalse\tfalse\n", r.stdout) -- stdin /dev/null, output to files
+    assert.has_error(function() core.isatty(3) end)
+  end)
+
+  it("interrupted is false when no Ctrl-C came; util.pcall then catches like pcall", function()
+    local util = require "dfu.util"
+    assert.is_false(core.interrupted())
+    assert.is_false(util.is_interrupt("x.lua:1: interrupted"))
+    local ok, err = util.pcall(error, "x.lua:1: interrupted", 0)
+    assert.is_false(ok)
+    assert.are.equal("x.lua:1: interrupted", err)
+    assert.are.same({ true, 1, 2 }, { util.pcall(function() return 1, 2 end) })
+  end)
+
   describe("parse_layout", function()
     it("expands runs with addresses and type bits", function()
       local l = assert(core.parse_layout("@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg"))

@@ -196,4 +196,22 @@ describe("dfush host", function()
       assert.are.equal(tostring(0x0483) .. "\n", r.stdout)
     end)
   end)
+
+  describe("Ctrl-C", function()
+    it("is not swallowed by util.pcall: the script stops with 130 and no traceback", function()
+      local script = helper.writefile(helper.tmpname(".lua"), [[
+        local util = require "dfu.util"
+        local pid = io.open("/proc/self/stat"):read("l"):match("^(%d+)")
+        local caught = util.pcall(function()
+          io.popen("kill -INT " .. pid):close()
+          for _ = 1, 1e7 do end -- the hook raises "interrupted" in here
+        end)
+        print("not reached", caught)
+      ]])
+      local r = dfush({ script })
+      assert.are.equal(130, r.code, r.stderr)
+      assert.are.equal("", r.stdout)
+      assert.are.equal("dfush: interrupted (Ctrl-C)\n", r.stderr)
+    end)
+  end)
 end)
