@@ -70,7 +70,8 @@ Blocks of 0xFF that lie in freshly erased sectors are not sent ("skipped"): the 
     { name = "full", help = "mass-erase the whole flash instead of the touched sectors" },
     { name = "leave", arg = "ADDR", optional = true, help = "leave DFU and start the application" },
     { name = "leave-mode", arg = "MODE", choices = { "auto", "vector", "entry", "reset" },
-      help = "how to pick the leave address (default auto)" },
+      help = "auto (default), vector, entry or reset: how to pick the leave address " ..
+        "(see: dfush help leave)" },
   },
   examples = {
     "dfush -d sim:stm32h753 flash tests/fixtures/h7_seed.elf",

@@ -14,8 +14,9 @@ end
 
 return dfu.recipe {
   name = "help",
+  device = false, -- no device: -d does not apply
   usage = "help [COMMAND]",
-  help = [[Show help: the command list, or one command's usage, options and examples.
+  help = [[Show the command list, or one command's usage and options.
 
 With --json: {"commands":[{"name","summary"}...]}, or one command's name, usage, help, options and examples.]],
   args = { { name = "command", optional = true } },

@@ -48,6 +48,7 @@ end
 
 return dfu.recipe {
   name = "image",
+  device = false, -- no device: -d does not apply
   usage = "image info FILE[@ADDR] | image convert IN[@ADDR] OUT",
   help = [[Inspect or convert image files; no device is used.
 

@@ -19,7 +19,7 @@ end
 return dfu.recipe {
   name = "info",
   usage = "info",
-  help = [[Show the device: descriptors, alt settings with layouts, DFU state, bootloader ID.
+  help = [[Show the device: descriptors, layouts, DFU state, bootloader ID.
 
 Prints the USB and DFU functional descriptors, every alt setting with its parsed memory layout (sector ranges, r=readable e=erasable w=writable), the DFU state and status, and on STM32 ROMs the family, the flash program unit and the bootloader ID byte read from system memory, with the ROM's known bugs.]],
   examples = { "dfush -d sim:stm32h753 info", "dfush -d sim:stm32f405 info --json" },

@@ -17,14 +17,19 @@ return dfu.recipe {
 Sends SET_ADDRESS, a zero-length DNLOAD and one GETSTATUS; the ROM then drops off the bus, so a failing final GETSTATUS is the expected end. DFU_DETACH is never sent (ST ROMs stall it). Afterwards dfush watches for the bootloader coming back for a few times the ROM's USB connection time: if it does, the application did not start, and dfush says why and what to try next (exit status 1).
 
 Modes (without ADDR the vector table is read from the flash):
-  vector  the vector table base: the ROM loads SP from [ADDR] and jumps to [ADDR+4] (AN3156)
-  entry   the reset handler (odd Thumb address), for ROMs that branch to the address
-  reset   an address whose first word is not a RAM address: the ROM resets the chip, which
-          boots the application from flash when BOOT0 is low (no jump, no ROM jump bug)
-  auto    read the bootloader ID, apply the family's known jump bugs, check SP and reset
-          vector, and pick the leave most likely to start this application (default)
-With ADDR the address is sent as given; auto only decides whether it is a vector table or
-an entry point.]],
+  vector  the vector table base: the ROM loads SP from [ADDR] and jumps to
+          [ADDR+4] (AN3156)
+  entry   the reset handler (an odd Thumb address), for ROMs that branch to
+          the address
+  reset   an address whose first word is not a RAM address: the ROM resets
+          the chip, which boots the application from flash when BOOT0 is low
+          (no jump, so no ROM jump bug)
+  auto    read the bootloader ID, apply the family's known jump bugs, check SP
+          and reset vector, and pick the leave most likely to start this
+          application (the default)
+
+With ADDR the address is sent as given; auto only decides whether it is a
+vector table or an entry point.]],
   args = { { name = "addr", optional = true } },
   options = {
     { name = "leave-mode", arg = "MODE", choices = { "auto", "vector", "entry", "reset" },

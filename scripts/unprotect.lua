@@ -6,9 +6,9 @@ local util = dfu.util
 return dfu.recipe {
   name = "unprotect",
   usage = "unprotect --force",
-  help = [[Remove read protection (RDP level 1 -> 0). This ERASES THE WHOLE FLASH (and RAM).
+  help = [[Remove read protection (RDP 1 -> 0); this ERASES THE WHOLE FLASH.
 
-Sends the DfuSe READ_UNPROTECT command. The device erases its flash, sets read protection to level 0 and resets; dfush waits for it to come back, then reads the option bytes (level 0 expected) and the whole flash (erased expected) and reports what it finds. Needs --force, because every byte of the flash is lost.]],
+Sends the DfuSe READ_UNPROTECT command. The device erases its flash (and RAM), sets read protection to level 0 and resets; dfush waits for it to come back, then reads the option bytes (level 0 expected) and the whole flash (erased expected) and reports what it finds. Needs --force, because every byte of the flash is lost.]],
   options = {
     { name = "force", help = "confirm: the whole flash is erased" },
   },

@@ -131,25 +131,32 @@ usage: dfush [-d DEV] [-v|-q] [--json] [--recipes DIR] COMMAND [ARGS]
        dfush SCRIPT.lua [ARGS]    run a Lua script
 
 global options:
-  -d, --device DEV    device string: usb, usb:VID:PID[,serial=S][,path=B-P][,alt=N|NAME],
-                      sim:PROFILE[,state=FILE][,events=FILE][,boot0=0|1][,jump=...][,faults=...]
-                      (default: $DFUSH_DEVICE, else usb)
+  -d, --device DEV    device string (default: $DFUSH_DEVICE, else usb):
+                        usb[:VID:PID][,serial=S][,path=B-P][,alt=N|NAME]
+                        sim:PROFILE[,boot0=0|1][,jump=vector|branch][,rom=ID]
+                            [,state=FILE][,events=FILE][,faults=SPEC]
   -v, --verbose       more log output (-vv shows protocol traffic)
   -q, --quiet         no progress or log output
       --json          print one JSON object on stdout
-      --recipes DIR   also look for commands (recipes) in DIR (also $DFUSH_PATH)
+      --recipes DIR   look for commands (recipes) in DIR first; $DFUSH_PATH
+                      (DIR:DIR...) adds directories searched after the built-ins
   -h, --help          this help; dfush help COMMAND for a command
       --version       print the version
 
 Numbers are decimal or 0x hex; lengths also take K and M (128K).
-Exit status: 0 ok, 1 device or operation failed, 2 bad usage or input, 3 no/ambiguous device.
+Exit status: 0 ok, 1 the device or the operation failed, 2 bad usage or bad
+input (nothing sent), 3 no device, several devices or no permission, 130 Ctrl-C.
 ]]
 
 function M.global_help(dirs)
   local out = { GLOBAL_HELP, "commands:" }
   for _, e in ipairs(recipe.list(dirs)) do
     local r = recipe.load(e.path)
-    if r then out[#out + 1] = string.format("  %-10s %s", e.name, r:summary()) end
+    if r then
+      local sum = r:summary()
+      if #sum > 66 then sum = sum:sub(1, 63):gsub("%s+%S*$", "") .. "..." end
+      out[#out + 1] = string.format("  %-10s %s", e.name, sum)
+    end
   end
   out[#out + 1] = ""
   out[#out + 1] = "Try: dfush -d sim:stm32h753 info"

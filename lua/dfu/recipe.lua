@@ -163,6 +163,37 @@ local function wrap(text, indent, width)
   return table.concat(out, "\n")
 end
 
+--- A usage line folded at width: bracketed groups stay whole, continuation lines are indented
+--- under the first argument.
+function M.wrap_usage(line, width)
+  if #line <= width then return line end
+  local head, rest = line:match("^(usage: %S+ %S+)%s*(.*)$")
+  if not head then return line end
+  local words, cur, depth = {}, "", 0
+  for c in rest:gmatch(".") do
+    if c == " " and depth == 0 then
+      if cur ~= "" then words[#words + 1] = cur end
+      cur = ""
+    else
+      if c == "[" then depth = depth + 1 elseif c == "]" then depth = math.max(0, depth - 1) end
+      cur = cur .. c
+    end
+  end
+  if cur ~= "" then words[#words + 1] = cur end
+  local indent = string.rep(" ", #head + 1)
+  local lines, l = {}, head
+  for _, wd in ipairs(words) do
+    if #l + 1 + #wd > width and l ~= head and l ~= indent then
+      lines[#lines + 1] = l
+      l = indent .. wd
+    else
+      l = l .. " " .. wd
+    end
+  end
+  lines[#lines + 1] = l
+  return table.concat(lines, "\n")
+end
+
 local function opt_label(o)
   local s = (o.short and ("-" .. o.short .. ", ") or "    ") .. "--" .. o.name
   if o.arg then s = s .. (o.optional and ("[=" .. o.arg .. "]") or (" " .. o.arg)) end
@@ -176,7 +207,7 @@ end
 
 --- Full help text for `dfush help NAME` and `NAME --help`.
 function Recipe:help_text()
-  local out = { "usage: dfush " .. self.usage, "" }
+  local out = { M.wrap_usage("usage: dfush " .. self.usage, 78), "" }
   for para in (self.help .. "\n\n"):gmatch("(.-)\n%s*\n") do
     if para:find("%S") then
       -- a paragraph with indented lines (a list, a table) is kept as written; prose is filled
@@ -186,12 +217,26 @@ function Recipe:help_text()
   end
   if #self.options > 0 then
     out[#out + 1] = "options:"
+    local w = 0
+    for _, o in ipairs(self.options) do w = math.max(w, #opt_label(o)) end
+    w = math.min(w, 26)
+    local indent = string.rep(" ", w + 4)
     for _, o in ipairs(self.options) do
-      out[#out + 1] = string.format("  %-26s %s", opt_label(o), o.help or "")
+      local label, text = "  " .. opt_label(o), wrap(o.help or "", indent, 78)
+      if #label > w + 3 then
+        out[#out + 1] = label -- a long option name: its help on the next lines
+        out[#out + 1] = text
+      else
+        out[#out + 1] = label .. string.rep(" ", w + 4 - #label) .. text:sub(#indent + 1)
+      end
     end
     out[#out + 1] = ""
   end
-  out[#out + 1] = "global options: -d DEV, -v, -q, --json (see: dfush help)"
+  if self.device == false then
+    out[#out + 1] = "global options: -v, -q, --json (see: dfush help)"
+  else
+    out[#out + 1] = "global options: -d DEV, -v, -q, --json (see: dfush help)"
+  end
   if self.examples and #self.examples > 0 then
     out[#out + 1] = ""
     out[#out + 1] = "examples:"
