@@ -7,7 +7,7 @@ local util = dfu.util
 return dfu.recipe {
   name = "release",
   usage = "release APP[@ADDR] --serial N [--config-at ADDR]",
-  help = [[Flash an application and a board configuration block, then start it.
+  help = [[Flash an application and a board config block, then start it.
 
 The configuration block is 12 bytes: "CFG1", the serial number and the CRC-32 of
 the first 8 bytes (little-endian). Both images are planned together: one erase
