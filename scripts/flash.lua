@@ -102,8 +102,10 @@ Blocks of 0xFF that lie in freshly erased sectors are not sent ("skipped"): the 
     end
     local plan, fam = dfu.flash.plan(dev, images, opts)
     plan.unit = dfu.flash.unit(dev, fam)
-    ctx:log("info", "%s: %s to %s, program unit %d bytes, %d sector(s) to erase",
-      fam.name, util.size(plan.bytes), plan.parts[1].label, plan.unit, #plan.parts[1].erase)
+    local nerase = 0
+    for _, part in ipairs(plan.parts) do nerase = nerase + #part.erase end
+    ctx:log("info", "%s: %s to %s, program unit %d bytes, %s", fam.name, util.size(plan.bytes),
+      plan.parts[1].label, plan.unit, plan.full and "mass erase" or string.format("%d sector(s) to erase", nerase))
     local ok, report = pcall(dfu.flash.execute, dev, plan, opts, fam)
     if not ok then
       local err = report
