@@ -19,7 +19,9 @@ return dfu.recipe {
   help = [[Show the command list, or one command's usage and options.
 
 With --json: {"commands":[{"name","summary"}...]}, or one command's name, usage, help, options and examples.]],
-  args = { { name = "command", optional = true } },
+  -- "dfush help image convert": the words after the command name its subcommand, which
+  -- the command's own help covers
+  args = { { name = "command", optional = true }, { name = "sub", optional = true } },
   examples = { "dfush help flash", "dfush help --json" },
   run = function(ctx, p)
     if not p.command then
