@@ -319,6 +319,19 @@ function M.plan(dev, img, opts)
   }, fam
 end
 
+-- A job's error as a dfu.Error. Ctrl-C raises "interrupted" from the Lua hook wherever the
+-- job was (host.c): then the device is closed explicitly, which leaves it in dfuIDLE even now
+-- (ldevice.c); the interrupted script is unwinding, and a REPL user opens the device again.
+local function job_error(dev, err)
+  if type(err) == "table" then return err end
+  local text = tostring(err)
+  if util.is_interrupt(text) then
+    dev:close()
+    return util.error_new("interrupted (Ctrl-C); the device was left idle and closed", "INTERRUPTED")
+  end
+  return util.error_new(text, "ERROR")
+end
+
 --- Execute a plan. opts: verify (default true), leave (nil/false | true | address),
 --- leave_mode, progress(phase, done, total), log(level, msg), chunk_blocks.
 --- Returns the report {ok, erased, written, skipped, verified, left, seconds, ...}.
@@ -456,18 +469,7 @@ function M.execute(dev, plan, opts, fam)
   report.phases = phase_t
   report.log = nil
   if not ok then
-    if type(err) ~= "table" then
-      -- Ctrl-C raises "interrupted" from the Lua hook wherever the job was (host.c)
-      local text = tostring(err)
-      if text:match("interrupted$") then
-        -- explicit close leaves the device in dfuIDLE even now (ldevice.c); the interrupted
-        -- script is unwinding, and a REPL user opens the device again
-        dev:close()
-        err = util.error_new("interrupted (Ctrl-C); the device was left idle and closed", "INTERRUPTED")
-      else
-        err = util.error_new(text, "ERROR")
-      end
-    end
+    err = job_error(dev, err)
     err.report = report
     err.device_state = report.device_state
     if report.verified then
@@ -530,18 +532,7 @@ function M.run_plain(dev, img, opts)
   end)
   report.seconds = dev:now() - t0
   if not ok then
-    if type(err) ~= "table" then
-      -- Ctrl-C raises "interrupted" from the Lua hook wherever the job was (host.c)
-      local text = tostring(err)
-      if text:match("interrupted$") then
-        -- explicit close leaves the device in dfuIDLE even now (ldevice.c); the interrupted
-        -- script is unwinding, and a REPL user opens the device again
-        dev:close()
-        err = util.error_new("interrupted (Ctrl-C); the device was left idle and closed", "INTERRUPTED")
-      else
-        err = util.error_new(text, "ERROR")
-      end
-    end
+    err = job_error(dev, err)
     err.report = report
     error(err, 0)
   end
