@@ -691,7 +691,7 @@ static int rec_cmp(const void *a, const void *b)
     return x->line < y->line ? -1 : (x->line > y->line);
 }
 
-int dfui_recs_apply(struct dfui_recs *r, dfu_image *img, const char *name, struct dfu_err *err)
+static int recs_apply(struct dfui_recs *r, dfu_image *img, const char *name, struct dfu_err *err)
 {
     if (!r->sorted)
         qsort(r->v, r->n, sizeof r->v[0], rec_cmp);
@@ -710,6 +710,24 @@ int dfui_recs_apply(struct dfui_recs *r, dfu_image *img, const char *name, struc
         if (rc != 0)
             return rc;
     }
+    return 0;
+}
+
+int dfui_recs_to_image(struct dfui_recs *r, const char *name, enum dfu_format fmt, int has_entry,
+                       uint32_t entry, dfu_image **out, struct dfu_err *err)
+{
+    dfu_image *img = dfu_image_new();
+    int rc = img == NULL ? dfu_err_set(err, DFU_E_NOMEM, "out of memory")
+                         : recs_apply(r, img, name, err);
+
+    dfui_recs_free(r);
+    if (rc != 0) {
+        dfu_image_free(img);
+        return rc;
+    }
+    dfu_image_set_entry(img, has_entry, entry);
+    dfu_image_set_format(img, fmt);
+    *out = img;
     return 0;
 }
 

@@ -28,7 +28,6 @@ int dfu_image_parse_ihex(const uint8_t *buf, size_t len, const char *name, dfu_i
                          struct dfu_err *err)
 {
     struct dfui_recs recs;
-    dfu_image *img = NULL;
     const unsigned char *p = buf, *end = buf + len;
     unsigned line = 0;
     uint32_t base = 0;
@@ -159,22 +158,9 @@ int dfu_image_parse_ihex(const uint8_t *buf, size_t len, const char *name, dfu_i
         goto fail;
     }
 
-    img = dfu_image_new();
-    if (img == NULL) {
-        rc = dfu_err_set(err, DFU_E_NOMEM, "out of memory");
-        goto fail;
-    }
-    rc = dfui_recs_apply(&recs, img, name, err);
-    if (rc != 0)
-        goto fail;
-    dfui_recs_free(&recs);
-    dfu_image_set_entry(img, has_entry, entry);
-    dfu_image_set_format(img, DFU_FMT_IHEX);
-    *out = img;
-    return 0;
+    return dfui_recs_to_image(&recs, name, DFU_FMT_IHEX, has_entry, entry, out, err);
 fail:
     dfui_recs_free(&recs);
-    dfu_image_free(img);
     return rc;
 }
 

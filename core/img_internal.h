@@ -45,7 +45,10 @@ int dfui_recs_push(struct dfui_recs *r, uint32_t addr, const uint8_t *data, uint
                    unsigned line);
 /** Add all records to @img; an overlap that disagrees is a DFU_E_RANGE naming the file and the
  *  line of the later record. */
-int dfui_recs_apply(struct dfui_recs *r, dfu_image *img, const char *name, struct dfu_err *err);
+/* Sort the records into a new image with its format and entry point; frees the records, also on
+ * failure. Disagreeing overlaps are DFU_E_FORMAT at the later line. */
+int dfui_recs_to_image(struct dfui_recs *r, const char *name, enum dfu_format fmt, int has_entry,
+                       uint32_t entry, dfu_image **out, struct dfu_err *err);
 
 /* Text helpers shared by the Intel HEX and S-record readers. */
 extern const signed char dfui_hexval[256]; /* digit value + 1, 0 for a non-digit */
