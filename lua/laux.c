@@ -124,32 +124,23 @@ void dfulua_pushlayout(lua_State *L, const struct dfu_layout *l)
     size_t i;
 
     lua_createtable(L, 0, 3); /* [t] */
-    lua_pushstring(L, l->name);
-    lua_setfield(L, -2, "name");
+    dfulua_setstr(L, "name", l->name);
     lua_createtable(L, (int)l->nruns, 0); /* [t runs] */
     for (i = 0; i < l->nruns; i++) {
         const struct dfu_sector_run *r = &l->runs[i];
 
         lua_createtable(L, 0, 7); /* [t runs run] */
-        lua_pushinteger(L, r->addr);
-        lua_setfield(L, -2, "address");
-        lua_pushinteger(L, r->count);
-        lua_setfield(L, -2, "count");
-        lua_pushinteger(L, r->size);
-        lua_setfield(L, -2, "size");
-        lua_pushinteger(L, r->type);
-        lua_setfield(L, -2, "type");
-        lua_pushboolean(L, (r->type & DFU_MEM_READABLE) != 0);
-        lua_setfield(L, -2, "readable");
-        lua_pushboolean(L, (r->type & DFU_MEM_ERASABLE) != 0);
-        lua_setfield(L, -2, "erasable");
-        lua_pushboolean(L, (r->type & DFU_MEM_WRITABLE) != 0);
-        lua_setfield(L, -2, "writable");
+        dfulua_setint(L, "address", r->addr);
+        dfulua_setint(L, "count", r->count);
+        dfulua_setint(L, "size", r->size);
+        dfulua_setint(L, "type", r->type);
+        dfulua_setbool(L, "readable", (r->type & DFU_MEM_READABLE) != 0);
+        dfulua_setbool(L, "erasable", (r->type & DFU_MEM_ERASABLE) != 0);
+        dfulua_setbool(L, "writable", (r->type & DFU_MEM_WRITABLE) != 0);
         lua_rawseti(L, -2, (lua_Integer)i + 1); /* [t runs] */
     }
     lua_setfield(L, -2, "runs"); /* [t] */
-    lua_pushinteger(L, (lua_Integer)dfu_layout_total(l));
-    lua_setfield(L, -2, "total");
+    dfulua_setint(L, "total", (lua_Integer)dfu_layout_total(l));
 }
 
 static uint32_t runfield(lua_State *L, int arg, const char *k, int required)
@@ -232,38 +223,45 @@ int dfulua_tolayout(lua_State *L, int idx, struct dfu_layout *out, struct dfu_er
     return 0;
 }
 
-/* ---- device info ---- */
+/* ---- table fields: t[k] = v for the table on top of the stack ---- */
 
-static void setint(lua_State *L, const char *k, lua_Integer v)
+void dfulua_setint(lua_State *L, const char *k, lua_Integer v)
 {
     lua_pushinteger(L, v);
     lua_setfield(L, -2, k);
 }
 
-static void setstr(lua_State *L, const char *k, const char *v)
+void dfulua_setbool(lua_State *L, const char *k, int v)
+{
+    lua_pushboolean(L, v);
+    lua_setfield(L, -2, k);
+}
+
+void dfulua_setstr(lua_State *L, const char *k, const char *v)
 {
     lua_pushstring(L, v);
     lua_setfield(L, -2, k);
 }
 
+/* ---- device info ---- */
+
 void dfulua_pushdevinfo(lua_State *L, const struct dfu_devinfo *info)
 {
     lua_createtable(L, 0, 16); /* [t] */
-    setstr(L, "backend", info->backend);
-    setint(L, "vid", info->vid);
-    setint(L, "pid", info->pid);
-    setint(L, "bcd_device", info->bcd_device);
-    setint(L, "bcd_dfu", info->bcd_dfu);
-    setint(L, "transfer_size", info->transfer_size);
-    setint(L, "detach_timeout", info->detach_timeout);
-    setint(L, "attributes", info->attributes);
-    setstr(L, "serial", info->serial);
-    setstr(L, "product", info->product);
-    setstr(L, "path", info->path);
-    setint(L, "intf", info->intf);
-    setint(L, "alt", info->alt);
-    setstr(L, "alt_name", info->alt_name);
-    setint(L, "protocol", info->protocol);
-    lua_pushboolean(L, info->bcd_dfu == 0x011A);
-    lua_setfield(L, -2, "dfuse");
+    dfulua_setstr(L, "backend", info->backend);
+    dfulua_setint(L, "vid", info->vid);
+    dfulua_setint(L, "pid", info->pid);
+    dfulua_setint(L, "bcd_device", info->bcd_device);
+    dfulua_setint(L, "bcd_dfu", info->bcd_dfu);
+    dfulua_setint(L, "transfer_size", info->transfer_size);
+    dfulua_setint(L, "detach_timeout", info->detach_timeout);
+    dfulua_setint(L, "attributes", info->attributes);
+    dfulua_setstr(L, "serial", info->serial);
+    dfulua_setstr(L, "product", info->product);
+    dfulua_setstr(L, "path", info->path);
+    dfulua_setint(L, "intf", info->intf);
+    dfulua_setint(L, "alt", info->alt);
+    dfulua_setstr(L, "alt_name", info->alt_name);
+    dfulua_setint(L, "protocol", info->protocol);
+    dfulua_setbool(L, "dfuse", info->bcd_dfu == 0x011A);
 }

@@ -74,6 +74,10 @@ int dfulua_failmsg(lua_State *L, int code, const char *msg);
 
 /* Raise when a non-nil argument follows the last expected one. */
 void dfulua_checknargs(lua_State *L, int max);
+/* t[k] = v for the table on top of the stack. */
+void dfulua_setint(lua_State *L, const char *k, lua_Integer v);
+void dfulua_setbool(lua_State *L, const char *k, int v);
+void dfulua_setstr(lua_State *L, const char *k, const char *v);
 /* A 32-bit address or length argument. */
 uint32_t dfulua_checku32(lua_State *L, int arg);
 /* Optional integer field of an options table at @idx (nil -> @def), range-checked. */

@@ -153,18 +153,12 @@ static size_t checklen(lua_State *L, int arg)
 static void pushstatus(lua_State *L, const struct dfu_status *st)
 {
     lua_createtable(L, 0, 6); /* [t] */
-    lua_pushinteger(L, st->status);
-    lua_setfield(L, -2, "status");
-    lua_pushstring(L, dfu_status_name(st->status));
-    lua_setfield(L, -2, "status_name");
-    lua_pushinteger(L, st->state);
-    lua_setfield(L, -2, "state");
-    lua_pushstring(L, dfu_state_name(st->state));
-    lua_setfield(L, -2, "state_name");
-    lua_pushinteger(L, st->poll_timeout);
-    lua_setfield(L, -2, "poll_timeout");
-    lua_pushinteger(L, st->istring);
-    lua_setfield(L, -2, "istring");
+    dfulua_setint(L, "status", st->status);
+    dfulua_setstr(L, "status_name", dfu_status_name(st->status));
+    dfulua_setint(L, "state", st->state);
+    dfulua_setstr(L, "state_name", dfu_state_name(st->state));
+    dfulua_setint(L, "poll_timeout", st->poll_timeout);
+    dfulua_setint(L, "istring", st->istring);
 }
 
 /* ---- lifetime ---- */
@@ -253,14 +247,11 @@ static int dev_info(lua_State *L)
 
     dfulua_checknargs(L, 1);
     dfulua_pushdevinfo(L, dfu_dev_info(b->dev)); /* [t] */
-    lua_pushinteger(L, dfu_dev_alt(b->dev));
-    lua_setfield(L, -2, "alt");
+    dfulua_setint(L, "alt", dfu_dev_alt(b->dev));
     if (alt != NULL) {
-        lua_pushstring(L, alt->name);
-        lua_setfield(L, -2, "alt_name");
+        dfulua_setstr(L, "alt_name", alt->name);
     }
-    lua_pushboolean(L, dfu_dev_is_dfuse(b->dev));
-    lua_setfield(L, -2, "dfuse");
+    dfulua_setbool(L, "dfuse", dfu_dev_is_dfuse(b->dev));
     return done(L, b, 1);
 }
 
@@ -274,10 +265,8 @@ static int dev_alts(lua_State *L)
     lua_createtable(L, (int)n, 0); /* [t] */
     for (i = 0; alts != NULL && i < n; i++) {
         lua_createtable(L, 0, 3); /* [t a] */
-        lua_pushinteger(L, alts[i].alt);
-        lua_setfield(L, -2, "alt");
-        lua_pushstring(L, alts[i].name);
-        lua_setfield(L, -2, "name");
+        dfulua_setint(L, "alt", alts[i].alt);
+        dfulua_setstr(L, "name", alts[i].name);
         if (alts[i].has_layout) {
             dfulua_pushlayout(L, &alts[i].layout);
             lua_setfield(L, -2, "layout");
@@ -408,28 +397,21 @@ static int dev_last_error(lua_State *L)
         return 1;
     }
     lua_createtable(L, 0, 10); /* [t] */
-    lua_pushstring(L, dfu_err_name(e->code));
-    lua_setfield(L, -2, "code");
+    dfulua_setstr(L, "code", dfu_err_name(e->code));
     lua_pushstring(L, e->code == DFU_E_INTERRUPTED
                           ? "interrupted"
                           : (e->msg[0] != '\0' ? e->msg : dfu_err_str(e->code)));
     lua_setfield(L, -2, "msg");
-    lua_pushinteger(L, e->dfu_status);
-    lua_setfield(L, -2, "status");
-    lua_pushstring(L, dfu_status_name(e->dfu_status));
-    lua_setfield(L, -2, "status_name");
+    dfulua_setint(L, "status", e->dfu_status);
+    dfulua_setstr(L, "status_name", dfu_status_name(e->dfu_status));
     if (e->dfu_state != 0xFF) {
-        lua_pushinteger(L, e->dfu_state);
-        lua_setfield(L, -2, "state");
-        lua_pushstring(L, dfu_state_name(e->dfu_state));
-        lua_setfield(L, -2, "state_name");
+        dfulua_setint(L, "state", e->dfu_state);
+        dfulua_setstr(L, "state_name", dfu_state_name(e->dfu_state));
     }
     if (e->has_addr) {
-        lua_pushinteger(L, e->addr);
-        lua_setfield(L, -2, "address");
+        dfulua_setint(L, "address", e->addr);
     }
-    lua_pushinteger(L, e->sys);
-    lua_setfield(L, -2, "sys");
+    dfulua_setint(L, "sys", e->sys);
     return 1;
 }
 
@@ -500,34 +482,30 @@ static int dev_getstate(lua_State *L)
     return done(L, b, 2);
 }
 
-static int dev_clrstatus(lua_State *L)
+/* A request without arguments: dev:clrstatus(), dev:abort(), dev:abort_to_idle(). */
+static int plain_request(lua_State *L, int (*req)(dfu_dev *, struct dfu_err *))
 {
     struct ldev *b = checkdev(L);
     struct dfu_err e;
 
     dfulua_checknargs(L, 1);
     dfu_err_clear(&e);
-    return ok_or_fail(L, b, dfu_clrstatus(b->dev, &e), &e);
+    return ok_or_fail(L, b, req(b->dev, &e), &e);
+}
+
+static int dev_clrstatus(lua_State *L)
+{
+    return plain_request(L, dfu_clrstatus);
 }
 
 static int dev_abort(lua_State *L)
 {
-    struct ldev *b = checkdev(L);
-    struct dfu_err e;
-
-    dfulua_checknargs(L, 1);
-    dfu_err_clear(&e);
-    return ok_or_fail(L, b, dfu_abort(b->dev, &e), &e);
+    return plain_request(L, dfu_abort);
 }
 
 static int dev_abort_to_idle(lua_State *L)
 {
-    struct ldev *b = checkdev(L);
-    struct dfu_err e;
-
-    dfulua_checknargs(L, 1);
-    dfu_err_clear(&e);
-    return ok_or_fail(L, b, dfu_abort_to_idle(b->dev, &e), &e);
+    return plain_request(L, dfu_abort_to_idle);
 }
 
 static int dev_detach(lua_State *L)
@@ -706,15 +684,11 @@ static int dev_leave(lua_State *L)
     if (rc < 0)
         return failed(L, b, rc, &e);
     lua_createtable(L, 0, 3); /* [t] */
-    lua_pushboolean(L, answered);
-    lua_setfield(L, -2, "answered");
+    dfulua_setbool(L, "answered", answered);
     if (answered) {
-        lua_pushinteger(L, st.state);
-        lua_setfield(L, -2, "state");
-        lua_pushstring(L, dfu_state_name(st.state));
-        lua_setfield(L, -2, "state_name");
-        lua_pushinteger(L, st.status);
-        lua_setfield(L, -2, "status");
+        dfulua_setint(L, "state", st.state);
+        dfulua_setstr(L, "state_name", dfu_state_name(st.state));
+        dfulua_setint(L, "status", st.status);
     }
     return done(L, b, 1);
 }
@@ -1048,7 +1022,6 @@ int luaopen_dfu_core(lua_State *L)
     dfulua_init_types(L);
     luaL_newlib(L, mod_funcs); /* [mod] */
     constants(L);
-    lua_pushstring(L, DFU_VERSION);
-    lua_setfield(L, -2, "version");
+    dfulua_setstr(L, "version", DFU_VERSION);
     return 1;
 }

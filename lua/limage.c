@@ -101,12 +101,9 @@ static void pushsegments(lua_State *L, const dfu_image *img)
         const struct dfu_segment *s = dfu_image_segment(img, i);
 
         lua_createtable(L, 0, 3); /* [t seg] */
-        lua_pushinteger(L, s->addr);
-        lua_setfield(L, -2, "address");
-        lua_pushinteger(L, s->size);
-        lua_setfield(L, -2, "size");
-        lua_pushinteger(L, dfu_crc32(0, s->data, s->size));
-        lua_setfield(L, -2, "crc32");
+        dfulua_setint(L, "address", s->addr);
+        dfulua_setint(L, "size", s->size);
+        dfulua_setint(L, "crc32", dfu_crc32(0, s->data, s->size));
         lua_rawseti(L, -2, (lua_Integer)i + 1); /* [t] */
     }
 }
@@ -199,10 +196,8 @@ static int img_targets(lua_State *L)
         struct limg *tb;
 
         lua_createtable(L, 0, 3); /* [t tgt] */
-        lua_pushinteger(L, alt);
-        lua_setfield(L, -2, "alt");
-        lua_pushstring(L, name != NULL ? name : "");
-        lua_setfield(L, -2, "name");
+        dfulua_setint(L, "alt", alt);
+        dfulua_setstr(L, "name", name != NULL ? name : "");
         tb = dfulua_newimg(L); /* [t tgt img] shares memory with the parent image */
         tb->owned = 0;
         tb->img = timg;
@@ -225,18 +220,12 @@ static int img_suffix(lua_State *L)
         return 1;
     }
     lua_createtable(L, 0, 6); /* [t] */
-    lua_pushinteger(L, sfx->vid);
-    lua_setfield(L, -2, "vid");
-    lua_pushinteger(L, sfx->pid);
-    lua_setfield(L, -2, "pid");
-    lua_pushinteger(L, sfx->bcd_device);
-    lua_setfield(L, -2, "bcd_device");
-    lua_pushinteger(L, sfx->bcd_dfu);
-    lua_setfield(L, -2, "bcd_dfu");
-    lua_pushinteger(L, sfx->length);
-    lua_setfield(L, -2, "length");
-    lua_pushinteger(L, sfx->crc);
-    lua_setfield(L, -2, "crc");
+    dfulua_setint(L, "vid", sfx->vid);
+    dfulua_setint(L, "pid", sfx->pid);
+    dfulua_setint(L, "bcd_device", sfx->bcd_device);
+    dfulua_setint(L, "bcd_dfu", sfx->bcd_dfu);
+    dfulua_setint(L, "length", sfx->length);
+    dfulua_setint(L, "crc", sfx->crc);
     return 1;
 }
 
@@ -392,12 +381,9 @@ static int img_sectors(lua_State *L)
     lua_createtable(L, (int)acc.n, 0); /* [box scratch t] */
     for (i = 0; i < acc.n && i < n; i++) {
         lua_createtable(L, 0, 3);
-        lua_pushinteger(L, acc.out[i].addr);
-        lua_setfield(L, -2, "address");
-        lua_pushinteger(L, acc.out[i].size);
-        lua_setfield(L, -2, "size");
-        lua_pushinteger(L, acc.out[i].type);
-        lua_setfield(L, -2, "type");
+        dfulua_setint(L, "address", acc.out[i].addr);
+        dfulua_setint(L, "size", acc.out[i].size);
+        dfulua_setint(L, "type", acc.out[i].type);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     return 1;
