@@ -24,6 +24,19 @@ long dfui_hex_decode(const unsigned char *s, size_t n, uint8_t *out)
     return -1;
 }
 
+int dfui_hex_record(struct dfu_err *err, const char *name, unsigned line, const unsigned char *ls,
+                    const unsigned char *s, size_t nbytes, uint8_t *out, size_t cap)
+{
+    if (nbytes > cap)
+        return dfui_err_line(err, name, line, "record too long (%zu bytes)", nbytes);
+    long bad = dfui_hex_decode(s, nbytes, out);
+    if (bad >= 0)
+        return dfui_err_line(err, name, line, "invalid hex digit '%c' at column %ld",
+                             s[bad] >= 0x20 && s[bad] < 0x7F ? s[bad] : '?',
+                             (long)(s - ls) + bad + 1);
+    return 0;
+}
+
 int dfu_image_parse_ihex(const uint8_t *buf, size_t len, const char *name, dfu_image **out,
                          struct dfu_err *err)
 {
@@ -76,17 +89,9 @@ int dfu_image_parse_ihex(const uint8_t *buf, size_t len, const char *name, dfu_i
             goto fail;
         }
         size_t nbytes = nchars / 2;
-        if (nbytes > sizeof b) {
-            rc = dfui_err_line(err, name, line, "record too long (%zu bytes)", nbytes);
+        rc = dfui_hex_record(err, name, line, ls, s, nbytes, b, sizeof b);
+        if (rc != 0)
             goto fail;
-        }
-        long bad = dfui_hex_decode(s, nbytes, b);
-        if (bad >= 0) {
-            rc = dfui_err_line(err, name, line, "invalid hex digit '%c' at column %ld",
-                               s[bad] >= 0x20 && s[bad] < 0x7F ? s[bad] : '?',
-                               (long)(s - ls) + bad + 1);
-            goto fail;
-        }
         unsigned ll = b[0];
         if (nbytes != ll + 5u) {
             rc = dfui_err_line(err, name, line,

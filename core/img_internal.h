@@ -55,6 +55,11 @@ extern const signed char dfui_hexval[256]; /* digit value + 1, 0 for a non-digit
 /** Decode @n hex digit pairs from @s into @out; returns the index of the first bad character or
  *  -1 when all are digits. */
 long dfui_hex_decode(const unsigned char *s, size_t n, uint8_t *out);
+/** The data of one text record: decode @nbytes digit pairs at @s into @out (@cap bytes). A
+ *  FORMAT error names line @line and the column (from the line start @ls) of a bad digit, or a
+ *  record longer than @cap. */
+int dfui_hex_record(struct dfu_err *err, const char *name, unsigned line, const unsigned char *ls,
+                    const unsigned char *s, size_t nbytes, uint8_t *out, size_t cap);
 static inline int dfui_is_space(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';

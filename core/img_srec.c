@@ -58,17 +58,9 @@ int dfu_image_parse_srec(const uint8_t *buf, size_t len, const char *name, dfu_i
             goto fail;
         }
         size_t nbytes = nchars / 2;
-        if (nbytes > sizeof b) {
-            rc = dfui_err_line(err, name, line, "record too long (%zu bytes)", nbytes);
+        rc = dfui_hex_record(err, name, line, ls, s, nbytes, b, sizeof b);
+        if (rc != 0)
             goto fail;
-        }
-        long bad = dfui_hex_decode(s, nbytes, b);
-        if (bad >= 0) {
-            rc = dfui_err_line(err, name, line, "invalid hex digit '%c' at column %ld",
-                               s[bad] >= 0x20 && s[bad] < 0x7F ? s[bad] : '?',
-                               (long)(s - ls) + bad + 1);
-            goto fail;
-        }
         unsigned count = b[0];
         if (count != nbytes - 1) {
             rc = dfui_err_line(err, name, line, "count field says %u bytes but the record has %zu",
