@@ -591,20 +591,30 @@ static int manifest(dfu_dev *d, struct dfu_err *err)
     return dfu_err_prefix(err, "manifestation");
 }
 
-int dfu_download(dfu_dev *d, const uint8_t *data, size_t len, const struct dfu_progress *progress,
-                 struct dfu_err *err)
+/* Start a plain DFU download or upload: the transfer size (or a negative error), with the
+ * DfuSe stream state forgotten and the device in dfuIDLE. */
+static int begin_stream(dfu_dev *d, struct dfu_err *err)
 {
     int xfer = transfer_size(d, err);
-    uint16_t block = 0;
-    size_t done = 0;
     int rc;
 
     if (xfer < 0)
         return xfer;
     dfuse_stream_reset(d);
     rc = dfu_abort_to_idle(d, err);
-    if (rc != 0)
-        return rc;
+    return rc != 0 ? rc : xfer;
+}
+
+int dfu_download(dfu_dev *d, const uint8_t *data, size_t len, const struct dfu_progress *progress,
+                 struct dfu_err *err)
+{
+    int xfer = begin_stream(d, err);
+    uint16_t block = 0;
+    size_t done = 0;
+    int rc;
+
+    if (xfer < 0)
+        return xfer;
     while (done < len) {
         size_t n = len - done < (size_t)xfer ? len - done : (size_t)xfer;
         struct dfu_status st;
@@ -637,18 +647,15 @@ int dfu_download(dfu_dev *d, const uint8_t *data, size_t len, const struct dfu_p
 int dfu_upload_all(dfu_dev *d, uint8_t *buf, size_t cap, size_t *got,
                    const struct dfu_progress *progress, struct dfu_err *err)
 {
-    int xfer = transfer_size(d, err);
+    int xfer;
     uint16_t block = 0;
     size_t done = 0;
     int rc;
 
     *got = 0;
+    xfer = begin_stream(d, err);
     if (xfer < 0)
         return xfer;
-    dfuse_stream_reset(d);
-    rc = dfu_abort_to_idle(d, err);
-    if (rc != 0)
-        return rc;
     for (;;) {
         size_t want = cap - done < (size_t)xfer ? cap - done : (size_t)xfer;
         size_t n = 0;

@@ -482,7 +482,8 @@ static int dev_getstate(lua_State *L)
     return done(L, b, 2);
 }
 
-/* A request without arguments: dev:clrstatus(), dev:abort(), dev:abort_to_idle(). */
+/* A request without arguments: dev:clrstatus(), dev:abort(), dev:abort_to_idle(),
+ * dev:mass_erase(). */
 static int plain_request(lua_State *L, int (*req)(dfu_dev *, struct dfu_err *))
 {
     struct ldev *b = checkdev(L);
@@ -593,7 +594,8 @@ static int dev_get_commands(lua_State *L)
     return done(L, b, 1);
 }
 
-static int dev_set_address(lua_State *L)
+/* A DfuSe command with an address: dev:set_address(a), dev:erase_page(a). */
+static int address_request(lua_State *L, int (*req)(dfu_dev *, uint32_t, struct dfu_err *))
 {
     struct ldev *b = checkdev(L);
     uint32_t a = dfulua_checku32(L, 2);
@@ -601,28 +603,22 @@ static int dev_set_address(lua_State *L)
 
     dfulua_checknargs(L, 2);
     dfu_err_clear(&e);
-    return ok_or_fail(L, b, dfuse_set_address(b->dev, a, &e), &e);
+    return ok_or_fail(L, b, req(b->dev, a, &e), &e);
+}
+
+static int dev_set_address(lua_State *L)
+{
+    return address_request(L, dfuse_set_address);
 }
 
 static int dev_erase_page(lua_State *L)
 {
-    struct ldev *b = checkdev(L);
-    uint32_t a = dfulua_checku32(L, 2);
-    struct dfu_err e;
-
-    dfulua_checknargs(L, 2);
-    dfu_err_clear(&e);
-    return ok_or_fail(L, b, dfuse_erase_page(b->dev, a, &e), &e);
+    return address_request(L, dfuse_erase_page);
 }
 
 static int dev_mass_erase(lua_State *L)
 {
-    struct ldev *b = checkdev(L);
-    struct dfu_err e;
-
-    dfulua_checknargs(L, 1);
-    dfu_err_clear(&e);
-    return ok_or_fail(L, b, dfuse_mass_erase(b->dev, &e), &e);
+    return plain_request(L, dfuse_mass_erase);
 }
 
 static int dev_read_unprotect(lua_State *L)
