@@ -176,6 +176,20 @@ local function finish_app(app)
   return app
 end
 
+-- word(a): the 32-bit word at a read from the device (nil when it cannot be read), each
+-- address read once; the device is left idle after each read.
+local function device_words(dev)
+  local cache = {}
+  return function(a)
+    if cache[a] == nil then
+      local got = dev:read(a, 4)
+      dev:abort_to_idle()
+      cache[a] = got and #got == 4 and u32(got, 0) or false
+    end
+    return cache[a] or nil
+  end
+end
+
 --- Facts about the image of a flash plan. fam: the family; dev (optional): where to read
 --- words the image does not cover (the boot address when the image does not start there).
 function M.from_plan(plan, fam, dev)
@@ -187,7 +201,7 @@ function M.from_plan(plan, fam, dev)
     end
   end
   table.sort(segs, function(a, b) return a.address < b.address end)
-  local cache = {}
+  local device_word = dev and device_words(dev)
   local app = { source = "image", family = fam, segments = segs, entry = plan.entry,
                 lowest = segs[1] and segs[1].address }
   function app.programmed(a)
@@ -209,14 +223,7 @@ function M.from_plan(plan, fam, dev)
   function app.word(a)
     local b = plan_bytes(plan, a, 4)
     if b then return u32(b, 0) end
-    if dev and app.in_flash(a) then
-      if cache[a] == nil then
-        local got = dev:read(a, 4)
-        dev:abort_to_idle()
-        cache[a] = got and #got == 4 and u32(got, 0) or false
-      end
-      return cache[a] or nil
-    end
+    if device_word and app.in_flash(a) then return device_word(a) end
     return nil
   end
   app.base = find_vector_table(app, segs, app.lowest)
@@ -227,15 +234,7 @@ end
 --- flash: the flash alt's layout; addr: the user's address (nil: look at the start of the
 --- flash, then at each sector start).
 function M.from_device(dev, fam, flash, addr)
-  local cache = {}
-  local function word(a)
-    if cache[a] == nil then
-      local got = dev:read(a, 4)
-      dev:abort_to_idle()
-      cache[a] = got and #got == 4 and u32(got, 0) or false
-    end
-    return cache[a] or nil
-  end
+  local word = device_words(dev)
   local lo, hi, starts = nil, nil, {}
   for _, r in ipairs(flash and flash.runs or {}) do
     for i = 0, r.count - 1 do
