@@ -50,6 +50,10 @@ static void laction(int sig)
     int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
 
     signal(sig, SIG_DFL); /* a second Ctrl-C kills the process */
+    if (dfulua_hold_interrupt) {
+        dfulua_pending_interrupt = 1; /* acted on when the hold ends (core.hold_interrupts) */
+        return;
+    }
     dfulua_interrupt = 1; /* C loops stop between transfers */
     lua_sethook(globalL, lstop, flag, 1);
 }
@@ -104,6 +108,8 @@ static int docall(lua_State *L, int narg, int nres)
     lua_insert(L, base);
     globalL = L;
     dfulua_interrupt = 0;
+    dfulua_hold_interrupt = 0;
+    dfulua_pending_interrupt = 0;
     signal(SIGINT, laction);
     status = lua_pcall(L, narg, nres, base);
     signal(SIGINT, SIG_DFL);

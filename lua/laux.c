@@ -7,6 +7,8 @@
 #include "laux.h"
 
 volatile sig_atomic_t dfulua_interrupt = 0;
+volatile sig_atomic_t dfulua_hold_interrupt = 0;
+volatile sig_atomic_t dfulua_pending_interrupt = 0;
 
 int dfulua_failmsg(lua_State *L, int code, const char *msg)
 {

@@ -55,6 +55,10 @@ struct lbox {
 
 /* Non-zero after SIGINT (set by the host); device loops check it between transfers. */
 extern volatile sig_atomic_t dfulua_interrupt;
+/* While dfulua_hold_interrupt is set, the host's SIGINT handler only sets
+ * dfulua_pending_interrupt: a job that has finished prints its report before Ctrl-C acts. */
+extern volatile sig_atomic_t dfulua_hold_interrupt;
+extern volatile sig_atomic_t dfulua_pending_interrupt;
 
 /* The module entry points (the host preloads them; stock Lua finds them in dfu.so). */
 int luaopen_dfu_core(lua_State *L);

@@ -993,6 +993,24 @@ static int mod_interrupted(lua_State *L)
     return 1;
 }
 
+/* core.hold_interrupts(on) -> whether a Ctrl-C arrived while they were held. While held, the
+ * dfush host notes Ctrl-C instead of stopping the Lua code: a job that has finished still
+ * prints its report. Releasing a hold that caught one sets the interrupt flag (exit 130). */
+static int mod_hold_interrupts(lua_State *L)
+{
+    int on;
+
+    luaL_checktype(L, 1, LUA_TBOOLEAN);
+    on = lua_toboolean(L, 1);
+    dfulua_hold_interrupt = on;
+    lua_pushboolean(L, dfulua_pending_interrupt != 0);
+    if (!on && dfulua_pending_interrupt) {
+        dfulua_pending_interrupt = 0;
+        dfulua_interrupt = 1;
+    }
+    return 1;
+}
+
 /* core.isatty(fd) -> whether file descriptor fd (0, 1, 2) is a terminal. Asked in-process:
  * running `test -t` through os.execute would ignore Ctrl-C while the shell runs (system()). */
 static int mod_isatty(lua_State *L)
@@ -1005,6 +1023,7 @@ static int mod_isatty(lua_State *L)
 }
 
 static const luaL_Reg mod_funcs[] = {
+    {"hold_interrupts", mod_hold_interrupts},
     {"interrupted", mod_interrupted},
     {"isatty", mod_isatty},
     {"list", mod_list},

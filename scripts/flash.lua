@@ -31,6 +31,10 @@ local function result_of(report, plan)
     left = report.left and { address = report.left.address, mode = report.left.mode } or dfu.json.null,
     seconds = report.seconds, bytes = plan.bytes, retries = report.retries,
     warnings = report.warnings, device_state = report.device_state,
+    option_bytes = report.option_bytes and {
+      state = report.option_bytes.state, verified = report.option_bytes.verified,
+      changed = report.option_bytes.changed, reset = report.option_bytes.reset,
+    } or nil,
   }
 end
 
@@ -47,6 +51,13 @@ local function summary(ctx, report, plan)
   ctx:say("written  %s (%d bytes; %d bytes of 0xFF left to the erase)", util.size(report.written),
     report.written, report.skipped)
   ctx:say("verified %s", report.verified and "yes, read back equals the image" or "no (--no-verify)")
+  local ob = report.option_bytes
+  if ob then
+    local t = {}
+    for _, d in ipairs(ob.changed or {}) do t[#t + 1] = d.name .. "=" .. d.new_text end
+    ctx:say("options  %s%s", #t > 0 and table.concat(t, " ") or ob.state,
+      ob.verified and " (written, the device reset, read back equal)" or "")
+  end
   local rate = report.seconds > 0 and (util.size(plan.bytes / report.seconds) .. "/s") or "-"
   ctx:say("time     %.3f s (%s)", report.seconds, rate)
   if report.left then
@@ -62,7 +73,9 @@ return dfu.recipe {
 
 The whole job is planned before the device is touched: every file is loaded (ELF, Intel HEX, S-record, DfuSe .dfu, raw binary; a .bin needs @ADDR), every byte must lie in a writable sector of the alt setting, data is padded with 0xFF to the flash program unit, and only the sectors the image touches are erased, each once. Then the data is written in streamed blocks, read back and compared, and with --leave the device starts the application. A bad file or an image that does not fit exits with status 2 and nothing is erased.
 
-Blocks of 0xFF that lie in freshly erased sectors are not sent ("skipped"): the erase already left those bytes at 0xFF, and the read-back verify still checks them.]],
+Blocks of 0xFF that lie in freshly erased sectors are not sent ("skipped"): the erase already left those bytes at 0xFF, and the read-back verify still checks them.
+
+Images for other alt settings get the same rules as the commands made for them. Data for the option bytes (a .dfu target, --alt, or alt= in the device string) is merged into the block the device holds now, decoded and checked exactly as by dfush ob set: the changed fields are shown, RDP level 2 is refused without --permanently-lock-device and a change of the read protection level without --force; the block is written after the flash, and the device's reset and the re-read follow. One-time programmable memory is written only with --write-otp, and only where its bytes are still 0xFF. --full applies to the flash alt only.]],
   args = { { name = "file", many = true } },
   options = {
     { name = "alt", arg = "A", help = "alt setting by number or name prefix (default: the device string's, else 0)" },
@@ -72,6 +85,11 @@ Blocks of 0xFF that lie in freshly erased sectors are not sent ("skipped"): the 
     { name = "leave-mode", arg = "MODE", choices = { "auto", "vector", "entry", "reset" },
       help = "auto (default), vector, entry or reset: how to pick the leave address " ..
         "(see: dfush help leave)" },
+    { name = "force", help = "allow an option-byte image that changes the read protection level " ..
+      "(as dfush ob set --force)" },
+    { name = "permanently-lock-device", help = "allow an option-byte image that sets read " ..
+      "protection level 2, which locks the chip for good" },
+    { name = "write-otp", help = "allow writing one-time programmable (OTP) memory" },
   },
   examples = {
     "dfush -d sim:stm32h753 flash tests/fixtures/h7_seed.elf",
@@ -88,6 +106,8 @@ Blocks of 0xFF that lie in freshly erased sectors are not sent ("skipped"): the 
     local opts = {
       alt = p.alt, verify = not p.no_verify, full = p.full, leave = leave, leave_mode = p.leave_mode,
       progress = ctx.progress, log = function(level, msg) ctx:log(level, "%s", msg) end,
+      force = p.force, permanently_lock_device = p.permanently_lock_device, write_otp = p.write_otp,
+      hold_interrupts = true,
     }
     if not dev:info().dfuse then
       local report = dfu.flash.run_plain(dev, images, opts)
@@ -102,14 +122,17 @@ Blocks of 0xFF that lie in freshly erased sectors are not sent ("skipped"): the 
     end
     local plan, fam = dfu.flash.plan(dev, images, opts)
     plan.unit = dfu.flash.unit(dev, fam)
-    local nerase = 0
-    for _, part in ipairs(plan.parts) do nerase = nerase + #part.erase end
+    local nerase, main = 0, plan.parts[1]
+    for _, part in ipairs(plan.parts) do
+      nerase = nerase + #part.erase
+      if part.alt == plan.flash_alt then main = part end
+    end
     ctx:log("info", "%s: %s to %s, program unit %d bytes, %s", fam.name, util.size(plan.bytes),
-      plan.parts[1].label, plan.unit, plan.full and "mass erase" or string.format("%d sector(s) to erase", nerase))
+      main.label, plan.unit, plan.full and "mass erase" or string.format("%d sector(s) to erase", nerase))
     local ok, report = pcall(dfu.flash.execute, dev, plan, opts, fam)
     if not ok then
       local err = report
-      if dfu.util.is_error(err) and err.report then
+      if dfu.util.is_error(err) and err.report and not err.refused then
         ctx:set_result(result_of(err.report, plan))
         ctx:log("error", "stopped during %s; erased %d sector(s), wrote %d bytes",
           err.phase or "the job", #err.report.erased, err.report.written)

@@ -83,6 +83,13 @@ local core = {}
 ---@return boolean
 function core.interrupted() end
 
+---Hold (true) or release (false) Ctrl-C in the dfush host: while held, a Ctrl-C is only
+---noted, so a job that has finished can still print its report; releasing a hold that caught
+---one makes the host exit with status 130. Returns whether a Ctrl-C arrived while held.
+---@param on boolean
+---@return boolean
+function core.hold_interrupts(on) end
+
 ---Whether file descriptor fd (0, 1 or 2) is a terminal.
 ---@param fd integer
 ---@return boolean

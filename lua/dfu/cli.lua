@@ -114,6 +114,7 @@ function Ctx:open(devstr)
       names[math.min(self.log_level, 4)])
   end
   self.clock = function() return dev:now() end
+  self.opened = true
   self.devices[#self.devices + 1] = dev
   return dev
 end
@@ -303,7 +304,8 @@ function M.main(argv, io_override)
     if util.is_error(e) then return e end
     local text = tostring(e)
     if text:match("interrupted$") then
-      return util.error_new("interrupted (Ctrl-C); the device may hold a partial image", "INTERRUPTED")
+      return util.error_new(ctx.opened and "interrupted (Ctrl-C); the device may hold a partial image"
+        or "interrupted (Ctrl-C); no device had been opened", "INTERRUPTED")
     end
     -- a bug in a recipe or in the library: the traceback with -v, else its first line
     if ctx.verbose > 0 then return debug.traceback(text, 2) end
@@ -311,13 +313,23 @@ function M.main(argv, io_override)
   end, ctx, p)
   ctx.progress.finish()
   ctx:close_all()
-  if not okr then return report_error(ctx, res, stderr) end
-  if ctx.json then
-    local out = ctx.result or { ok = true }
-    stdout:write(json.encode(M.jsonable(out)), "\n")
+  local status
+  if not okr then
+    status = report_error(ctx, res, stderr)
+  else
+    if ctx.json then
+      local out = ctx.result or { ok = true }
+      stdout:write(json.encode(M.jsonable(out)), "\n")
+    end
+    status = math.type(res) == "integer" and res or 0
   end
-  if math.type(res) == "integer" then return res end
-  return 0
+  -- a job holds Ctrl-C once it is done (flash.execute hold_interrupts); its report is out now
+  local okc, core = pcall(require, "dfu.core")
+  if okc and core.hold_interrupts and core.hold_interrupts(false) then
+    stderr:write("dfush: interrupted (Ctrl-C) after the job had finished; the report above is complete\n")
+    return M.EXIT.INTERRUPTED
+  end
+  return status
 end
 
 return M

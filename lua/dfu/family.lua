@@ -64,6 +64,33 @@ function M.match(info, alts)
   return M.DEFAULT
 end
 
+-- What an alt setting holds, by the name its layout string gives (protocol.md 2.2): the
+-- roles the flash job treats differently. A family table may give its own list (roles =
+-- {{prefix=, role=}...}); these are the names the DfuSe ROMs use.
+M.ROLES = {
+  { prefix = "internal flash", role = "flash" },
+  { prefix = "option bytes", role = "option_bytes" },
+  { prefix = "otp", role = "otp" },
+  { prefix = "device feature", role = "feature" },
+}
+
+--- Role of an alt table ({alt=, name=, layout=}) in family fam: "flash", "option_bytes",
+--- "otp", "feature" or "memory" (anything else: RAM, external flash, ...).
+function M.role(fam, a)
+  local name = ((a.layout and a.layout.name) or a.name or ""):lower():gsub("^@", ""):gsub("^%s+", "")
+  for _, r in ipairs((fam and fam.roles) or M.ROLES) do
+    if name:find(r.prefix:lower(), 1, true) == 1 then return r.role end
+  end
+  return "memory"
+end
+
+--- The first alt of alts with role, or nil.
+function M.alt_with_role(fam, alts, role)
+  for _, a in ipairs(alts) do
+    if a.layout and M.role(fam, a) == role then return a end
+  end
+end
+
 --- Family of an open device.
 function M.of(dev)
   return M.match(dev:info(), dev:alts())

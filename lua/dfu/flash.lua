@@ -102,19 +102,26 @@ function M.erase(dev, list, progress, report)
   progress("erase", 0, total)
   for _, s in ipairs(list) do
     local attempt = 0
+    -- the sector in flight: unknown until the device says it is erased, also when Ctrl-C
+    -- lands between the request and the bookkeeping below
+    if report then report.inflight = { address = s.address, size = s.size } end
     while true do
       attempt = attempt + 1
       local ok, msg, code = dev:erase_page(s.address)
       if ok then break end
       if fatal(dev, code) or attempt >= M.RETRIES or not M.recover(dev, code, report) then
         -- the sector in flight may be erased, partly erased or untouched
+        if report then report.inflight = nil end
         if ds then dstate.add(ds.unknown, s.address, s.size) end
         fail(dev, string.format("erase of sector %s failed: %s; %d of %d sectors erased, nothing " ..
           "written yet", util.range(s.address, s.size), msg, report and #report.erased or 0, #list),
           code, { address = s.address, phase = "erase" })
       end
     end
-    if report then report.erased[#report.erased + 1] = { address = s.address, size = s.size } end
+    if report then
+      report.erased[#report.erased + 1] = { address = s.address, size = s.size }
+      report.inflight = nil
+    end
     done = done + s.size
     progress("erase", done, total)
   end
@@ -169,9 +176,11 @@ local function write_chunk(dev, addr, chunk, unit, report, xfer)
   local ds = state_of(report)
   while true do
     attempt = attempt + 1
+    report.inflight = { address = addr, size = #chunk }
     local ok, msg, code = dev:write(addr, chunk)
     if ok then
       dstate.add(ds.written, addr, #chunk)
+      report.inflight = nil
       return
     end
     -- the block in flight when it failed (the C layer records it), else the chunk start
@@ -181,6 +190,7 @@ local function write_chunk(dev, addr, chunk, unit, report, xfer)
     local where = string.format("write failed at %s: %s", hex(at), msg)
     local inflight = math.min(xfer or #chunk, addr + #chunk - at)
     if fatal(dev, code) or attempt >= M.RETRIES or not M.recover(dev, code, report) then
+      report.inflight = nil -- recorded below
       report.written = report.written + (at - addr)
       dstate.add(ds.written, addr, at - addr) -- blocks the device acknowledged
       dstate.add(ds.unknown, at, inflight)
@@ -190,6 +200,7 @@ local function write_chunk(dev, addr, chunk, unit, report, xfer)
     end
     local got, rmsg = M.read(dev, addr, #chunk, report)
     if not got then
+      report.inflight = nil
       dstate.add(ds.written, addr, at - addr)
       dstate.add(ds.unknown, at, inflight)
       fail(dev, where .. "; reading back after the failure also failed: " .. tostring(rmsg), code,
@@ -198,12 +209,14 @@ local function write_chunk(dev, addr, chunk, unit, report, xfer)
     local i = util.first_diff(got, chunk)
     if not i then -- the data landed despite the error
       dstate.add(ds.written, addr, #chunk)
+      report.inflight = nil
       return
     end
     local off = util.round_down(i - 1, unit)
     local rest = got:sub(off + 1)
     dstate.add(ds.written, addr, off)
     if rest ~= FF[#rest] then
+      report.inflight = nil
       local j = util.first_diff(rest, FF[#rest])
       dstate.add(ds.unknown, addr + off, util.round_up(j, unit))
       fail(dev, where .. string.format("; the flash at %s holds partly programmed data that " ..
@@ -315,7 +328,7 @@ function M.plan(dev, img, opts)
   local fam = family_mod.of(dev)
   return plan_mod.build {
     images = image_list(img), alts = dev:alts(), current_alt = dev:alt(), alt = opts.alt,
-    unit = opts.unit or M.unit(dev, fam), full = opts.full, info = dev:info(),
+    unit = opts.unit or M.unit(dev, fam), full = opts.full, info = dev:info(), family = fam,
   }, fam
 end
 
@@ -332,26 +345,236 @@ local function job_error(dev, err)
   return util.error_new(text, "ERROR")
 end
 
+-- Run fn(), and after a failure the device can recover from, bring it back and run fn again
+-- (M.RETRIES in all). Read protection, Ctrl-C and a lost device end it at once.
+local function with_recovery(dev, report, fn)
+  for attempt = 1, M.RETRIES do
+    local ok, r = pcall(fn)
+    if ok then return r end
+    local code = util.is_error(r) and r.code or nil
+    if not code or code == "PROTECTED" or code == "USAGE" or code == "RANGE" or fatal(dev, code)
+        or attempt >= M.RETRIES or not M.recover(dev, code, report) then
+      error(r, 0)
+    end
+  end
+end
+
+-- ---- the steps of a job (M.execute); each works on the job object ----
+-- job = { dev, plan, opts, fam, log, report, xfer, chunk, runs = {{part=, runs=}...} }
+
+local function job_select_alt(job, alt)
+  local dev = job.dev
+  if dev:alt() == alt then return end
+  local ok, msg, code = dev:set_alt(alt)
+  if not ok and M.recover(dev, code, job.report) then ok, msg, code = dev:set_alt(alt) end
+  if not ok then fail(dev, string.format("select alt %d: %s", alt, tostring(msg)), code) end
+end
+
+-- Everything before the first erase: the device idle, read and write protection, and the
+-- option-byte and OTP rules (dfu.ob.guard_parts). Only reads reach the device.
+local function step_check(job)
+  local dev, report, ob = job.dev, job.report, require "dfu.ob"
+  local ok0, msg0, code0 = dev:abort_to_idle()
+  if not ok0 and not (not fatal(dev, code0) and M.recover(dev, code0, report)) then
+    fail(dev, "the device does not reach dfuIDLE: " .. tostring(msg0) .. "; nothing was erased",
+      code0, { phase = "open" })
+  end
+  if job.opts.check_protection ~= false then
+    ob.check_plan(dev, job.plan, job.log, function()
+      return with_recovery(dev, report, function() return ob.read_decoded(dev) end)
+    end)
+  end
+  ob.guard_parts(job.plan, job.opts, function(a, address, size)
+    return with_recovery(dev, report, function()
+      job_select_alt(job, a.alt)
+      dev:abort_to_idle()
+      local got, msg, code = dev:read(address, size)
+      if not got or #got ~= size then
+        fail(dev, string.format("reading %s of %s failed: %s", util.range(address, size),
+          plan_mod.alt_label(a), tostring(msg or "short read")), code or "STATUS")
+      end
+      dev:abort_to_idle()
+      return got
+    end)
+  end, job.log)
+end
+
+-- --full: one mass erase of the flash alt.
+local function step_mass_erase(job)
+  local dev, plan, report, opts = job.dev, job.plan, job.report, job.opts
+  job_select_alt(job, plan.flash_alt)
+  job.log("info", "mass erase")
+  local whole, whole_bytes = {}, 0
+  for _, part in ipairs(plan.parts) do
+    if part.alt == plan.flash_alt then
+      for _, r in ipairs(plan_mod.ranges(part.sectors, function(s) return s.erasable end)) do
+        whole[#whole + 1] = { address = r.address, size = r.size }
+        whole_bytes = whole_bytes + r.size
+      end
+    end
+  end
+  if opts.progress then opts.progress("erase", 0, whole_bytes) end
+  report.inflight = whole
+  local ok, msg, code
+  for attempt = 1, M.RETRIES do
+    ok, msg, code = dev:mass_erase()
+    if ok or fatal(dev, code) or attempt >= M.RETRIES or not M.recover(dev, code, report) then break end
+  end
+  if not ok then
+    report.inflight = nil
+    for _, r in ipairs(whole) do dstate.add(report.device_state.unknown, r.address, r.size) end
+    fail(dev, "mass erase failed: " .. tostring(msg), code, { phase = "erase" })
+  end
+  for _, r in ipairs(whole) do report.erased[#report.erased + 1] = r end
+  report.inflight = nil
+  if opts.progress then opts.progress("erase", whole_bytes, whole_bytes) end
+  report.mass_erase = true
+end
+
+-- The runs to write for every part that the flash loop programs (not the option bytes), with
+-- 0xFF blocks in erased sectors left out.
+local function plan_runs(job)
+  local plan = job.plan
+  job.runs = {}
+  for _, part in ipairs(plan.parts) do
+    if part.role ~= "option_bytes" then
+      local covered = plan.full and part.alt == plan.flash_alt
+      local function is_erased(a, n)
+        if covered then
+          local i = plan_mod.find(part.sectors, a)
+          return i ~= nil and part.sectors[i].erasable
+        end
+        for _, s in ipairs(part.erase) do
+          if a >= s.address and a + n <= s.address + s.size then return true end
+        end
+        return false
+      end
+      local runs = {}
+      for _, seg in ipairs(part.segments) do
+        local rs, sk = M.runs(seg, job.xfer, is_erased)
+        for _, r in ipairs(rs) do runs[#runs + 1] = r end
+        job.report.skipped = job.report.skipped + sk
+      end
+      job.runs[#job.runs + 1] = { part = part, runs = runs }
+    end
+  end
+end
+
+local function step_erase(job)
+  for _, rp in ipairs(job.runs) do
+    local part = rp.part
+    if #part.erase > 0 and not (job.plan.full and part.alt == job.plan.flash_alt) then
+      job_select_alt(job, part.alt)
+      job.log("info", string.format("erasing %d sector(s) of %s", #part.erase, part.label))
+      M.erase(job.dev, part.erase, job.opts.progress, job.report)
+    end
+  end
+end
+
+local function step_write(job)
+  for _, rp in ipairs(job.runs) do
+    job_select_alt(job, rp.part.alt)
+    M.write(job.dev, rp.runs, { progress = job.opts.progress, chunk = job.chunk, unit = job.plan.unit or 1,
+      xfer = job.xfer }, job.report)
+  end
+end
+
+local function step_verify(job)
+  for _, rp in ipairs(job.runs) do
+    job_select_alt(job, rp.part.alt)
+    M.verify(job.dev, rp.part.segments, { progress = job.opts.progress, chunk = job.chunk }, job.report)
+  end
+end
+
+-- Option bytes last, through dfu.ob.apply (the write, the reset that follows, the re-read and
+-- its check), as dfush ob set does them.
+local function step_option_bytes(job)
+  local ob, report = require "dfu.ob", job.report
+  for _, part in ipairs(job.plan.parts) do
+    local c = part.ob
+    if part.role == "option_bytes" and c and c.old ~= c.new then
+      job.log("info", string.format("writing the option bytes (%s)", part.label))
+      report.inflight = { address = c.codec.address, size = c.codec.size }
+      local r = ob.apply(job.dev, c, { log = job.log, reenumerate_ms = job.opts.reenumerate_ms })
+      report.inflight = nil
+      report.option_bytes = r
+      dstate.add(report.device_state.written, c.codec.address, c.codec.size)
+      if r.verified then dstate.add(report.device_state.verified, c.codec.address, c.codec.size) end
+      report.written = report.written + c.codec.size
+    end
+  end
+end
+
+local function step_leave(job)
+  -- the leave policy (dfu.leave): picks the mode, leaves, watches for the bootloader coming
+  -- back. A leave whose SET_ADDRESS or DNLOAD failed is tried once more after a recovery;
+  -- a bootloader that came back (NOT_STARTED) is an answer, not a transient error.
+  local dev, opts, report = job.dev, job.opts, job.report
+  local lopts = { leave_mode = opts.leave_mode, leave = opts.leave, log = job.log,
+                  leave_wait_ms = opts.leave_wait_ms }
+  local okl, left = pcall(leave_mod.after_flash, dev, job.plan, job.fam, lopts, report)
+  if not okl and util.is_error(left) and left.code ~= "NOT_STARTED" and not fatal(dev, left.code)
+    and M.recover(dev, left.code, report) then
+    okl, left = pcall(leave_mod.after_flash, dev, job.plan, job.fam, lopts, report)
+  end
+  if not okl then
+    if util.is_error(left) then left.phase = "leave" end
+    error(left, 0)
+  end
+end
+
+-- What a stopped job says: the error, what the device holds now, and what to do next.
+local function stopped(job, err)
+  local report = job.report
+  err = job_error(job.dev, err)
+  err.report = report
+  err.device_state = report.device_state
+  if report.verified then
+    err.msg = err.msg .. "\nthe image is written and verified; only leaving DFU failed"
+  elseif (err.code == "USAGE" or err.code == "RANGE") and not err.protected and dstate.bytes(report.device_state.unknown) == 0
+      and #report.erased == 0 and dstate.bytes(report.device_state.written) == 0 then
+    err.refused = true -- refused before anything was sent; the message says so
+    return err
+  else
+    local protected = err.code == "PROTECTED" or (err.code == "STATUS" and status_name(job.dev) == "errVENDOR")
+    local hint = "the job is not complete: run the same command again to finish it"
+    if protected then
+      hint = "the job is not complete: remove the read protection first (dfush unprotect --force " ..
+        "erases the whole flash), then run the same command again"
+    elseif err.protected then
+      hint = "the job is not complete: remove the write protection first (the dfush ob set command " ..
+        "above), then run the same command again"
+    end
+    err.msg = err.msg .. "\n" .. dstate.describe(report.device_state, hint)
+  end
+  return err
+end
+
 --- Execute a plan. opts: verify (default true), leave (nil/false | true | address),
---- leave_mode, progress(phase, done, total), log(level, msg), chunk_blocks.
+--- leave_mode, progress(phase, done, total), log(level, msg), chunk_blocks; the option-byte
+--- and OTP rules: force, permanently_lock_device, write_otp; hold_interrupts (the dfush
+--- host holds Ctrl-C from the end of the job until the caller releases it, so that the
+--- report of a finished job is printed).
 --- Returns the report {ok, erased, written, skipped, verified, left, seconds, ...}.
 function M.execute(dev, plan, opts, fam)
   opts = opts or {}
+  fam = fam or family_mod.of(dev)
   local log = opts.log or noop
-  local info = dev:info()
-  local xfer = info.transfer_size or 1024
-  local chunk = xfer * (opts.chunk_blocks or M.CHUNK_BLOCKS)
+  local xfer = dev:info().transfer_size or 1024
   local report = {
     ok = false, erased = json.array {}, written = 0, skipped = 0, verified = false, left = nil,
     seconds = 0, retries = 0, bytes = plan.bytes, log = log,
   }
   report.device_state = dstate.new(report.erased)
-  -- select an alt setting, through one recovery if the request fails
-  local function select_alt(alt)
-    if dev:alt() == alt then return end
-    local ok, msg, code = dev:set_alt(alt)
-    if not ok and M.recover(dev, code, report) then ok, msg, code = dev:set_alt(alt) end
-    if not ok then fail(dev, string.format("select alt %d: %s", alt, tostring(msg)), code) end
+  local job = { dev = dev, plan = plan, opts = opts, fam = fam, log = log, report = report, xfer = xfer,
+                chunk = xfer * (opts.chunk_blocks or M.CHUNK_BLOCKS) }
+  -- a plan built by hand: the roles of its parts, and --full only with the flash alt
+  for _, part in ipairs(plan.parts) do
+    part.role = part.role or family_mod.role(fam, { name = part.name, layout = part.layout })
+    if plan.full and part.alt == plan.flash_alt and part.role ~= "flash" then
+      util.usage("--full mass-erases the flash; %s is not the flash (%s). Nothing was sent.", part.label,
+        part.role)
+    end
   end
   -- choose the leave address before touching anything, so a bad choice exits 2 unflashed
   -- (and warn now, before writing, when the image itself cannot start)
@@ -361,133 +584,37 @@ function M.execute(dev, plan, opts, fam)
   end
   local t0 = dev:now()
   local phase_t = {}
-  local function mark(name, t) phase_t[name] = dev:now() - t end
-  local ok, err = pcall(function()
-    local ok0, msg0, code0 = dev:abort_to_idle()
-    if not ok0 and not (not fatal(dev, code0) and M.recover(dev, code0, report)) then
-      fail(dev, "the device does not reach dfuIDLE: " .. tostring(msg0) .. "; nothing was erased",
-        code0, { phase = "open" })
-    end
-    -- read protection and write-protected sectors (option bytes), before anything is erased
-    if opts.check_protection ~= false then require("dfu.ob").check_plan(dev, plan, log) end
-    if plan.full then
-      local t = dev:now()
-      select_alt(plan.flash_alt)
-      log("info", "mass erase")
-      local whole, whole_bytes = {}, 0
-      for _, part in ipairs(plan.parts) do
-        if part.alt == plan.flash_alt then
-          for _, r in ipairs(plan_mod.ranges(part.sectors, function(s) return s.erasable end)) do
-            whole[#whole + 1] = { address = r.address, size = r.size }
-            whole_bytes = whole_bytes + r.size
-          end
-        end
-      end
-      if opts.progress then opts.progress("erase", 0, whole_bytes) end
-      local ok2, msg, code
-      for attempt = 1, M.RETRIES do
-        ok2, msg, code = dev:mass_erase()
-        if ok2 or fatal(dev, code) or attempt >= M.RETRIES or not M.recover(dev, code, report) then break end
-      end
-      if not ok2 then
-        for _, r in ipairs(whole) do dstate.add(report.device_state.unknown, r.address, r.size) end
-        fail(dev, "mass erase failed: " .. tostring(msg), code, { phase = "erase" })
-      end
-      if opts.progress then opts.progress("erase", whole_bytes, whole_bytes) end
-      for _, r in ipairs(whole) do report.erased[#report.erased + 1] = r end
-      report.mass_erase = true
-      mark("erase", t)
-    end
-    local runs_by_part = {}
-    for _, part in ipairs(plan.parts) do
-      local erased = {}
-      local covered = plan.full and part.alt == plan.flash_alt
-      for _, s in ipairs(part.erase) do erased[#erased + 1] = s end
-      local function is_erased(a, n)
-        if covered then
-          local i = plan_mod.find(part.sectors, a)
-          return i ~= nil and part.sectors[i].erasable
-        end
-        for _, s in ipairs(erased) do
-          if a >= s.address and a + n <= s.address + s.size then return true end
-        end
-        return false
-      end
-      local runs = {}
-      for _, seg in ipairs(part.segments) do
-        local rs, sk = M.runs(seg, xfer, is_erased)
-        for _, r in ipairs(rs) do runs[#runs + 1] = r end
-        report.skipped = report.skipped + sk
-      end
-      runs_by_part[#runs_by_part + 1] = { part = part, runs = runs }
-    end
-    -- erase every touched sector once, then write, alt by alt
+  local function timed(name, fn)
     local t = dev:now()
-    for _, rp in ipairs(runs_by_part) do
-      local part = rp.part
-      if #part.erase > 0 and not (plan.full and part.alt == plan.flash_alt) then
-        select_alt(part.alt)
-        log("info", string.format("erasing %d sector(s) of %s", #part.erase, part.label))
-        M.erase(dev, part.erase, opts.progress, report)
-      end
-    end
-    if not plan.full then mark("erase", t) end
-    t = dev:now()
-    for _, rp in ipairs(runs_by_part) do
-      select_alt(rp.part.alt)
-      M.write(dev, rp.runs, { progress = opts.progress, chunk = chunk, unit = plan.unit or 1, xfer = xfer },
-        report)
-    end
-    mark("write", t)
+    fn(job)
+    phase_t[name] = dev:now() - t
+  end
+  local ok, err = pcall(function()
+    step_check(job)
+    if plan.full then timed("erase", step_mass_erase) end
+    plan_runs(job)
+    if not plan.full then timed("erase", step_erase) end
+    timed("write", step_write)
     if opts.verify ~= false then
-      t = dev:now()
-      for _, rp in ipairs(runs_by_part) do
-        select_alt(rp.part.alt)
-        M.verify(dev, rp.part.segments, { progress = opts.progress, chunk = chunk }, report)
-      end
+      timed("verify", step_verify)
       report.verified = true
-      mark("verify", t)
     end
-    if opts.leave then
-      -- the leave policy (dfu.leave): picks the mode, leaves, watches for the bootloader coming
-      -- back. A leave whose SET_ADDRESS or DNLOAD failed is tried once more after a recovery;
-      -- a bootloader that came back (NOT_STARTED) is an answer, not a transient error.
-      local lopts = { leave_mode = opts.leave_mode, leave = opts.leave, log = log,
-                      leave_wait_ms = opts.leave_wait_ms }
-      local okl, left = pcall(leave_mod.after_flash, dev, plan, fam, lopts, report)
-      if not okl and util.is_error(left) and left.code ~= "NOT_STARTED" and not fatal(dev, left.code)
-        and M.recover(dev, left.code, report) then
-        okl, left = pcall(leave_mod.after_flash, dev, plan, fam, lopts, report)
-      end
-      if not okl then
-        if util.is_error(left) then left.phase = "leave" end
-        error(left, 0)
-      end
-    end
+    step_option_bytes(job)
+    if opts.leave then step_leave(job) end
+    -- the job is done: from here a Ctrl-C waits until the caller has printed the report
+    if opts.hold_interrupts then require("dfu.core").hold_interrupts(true) end
   end)
   report.seconds = dev:now() - t0
   report.phases = phase_t
   report.log = nil
-  if not ok then
-    err = job_error(dev, err)
-    err.report = report
-    err.device_state = report.device_state
-    if report.verified then
-      err.msg = err.msg .. "\nthe image is written and verified; only leaving DFU failed"
-    else
-      local protected = err.code == "PROTECTED" or (err.code == "STATUS" and status_name(dev) == "errVENDOR")
-      local hint = "the job is not complete: run the same command again to finish it"
-      if protected then
-        hint = "the job is not complete: remove the read protection first (dfush unprotect --force " ..
-          "erases the whole flash), then run the same command again"
-      elseif err.protected then
-        hint = "the job is not complete: remove the write protection first (the dfush ob set command " ..
-          "above), then run the same command again"
-      end
-      err.msg = err.msg .. "\n" .. dstate.describe(report.device_state, hint)
-    end
-    error(err, 0)
+  if report.inflight then
+    -- the request in flight when the job stopped (Ctrl-C between a request and its
+    -- bookkeeping included): its bytes may have changed
+    local list = report.inflight.address and { report.inflight } or report.inflight
+    for _, r in ipairs(list) do dstate.add(report.device_state.unknown, r.address, r.size) end
+    report.inflight = nil
   end
+  if not ok then error(stopped(job, err), 0) end
   report.ok = true
   return report
 end

@@ -357,6 +357,7 @@ end
 --- Returns { diff = {{name, old, new, old_text, new_text, meaning}...}, notes = {...} }.
 function M.check(codec, old, new, opts)
   opts = opts or {}
+  local what = opts.what or "ob set"
   local a, b = M.decode_raw(old, codec), M.decode_raw(new, codec)
   local diff, notes = {}, {}
   for _, fd in ipairs(codec.fields) do
@@ -368,7 +369,7 @@ function M.check(codec, old, new, opts)
       local why = fd.force and fd.force[n]
       if fd.force_unless and not fd.force_unless[n] then why = fd.force_text end
       if why and not opts.force then
-        util.usage("ob set: %s; add --force if that is what you want (nothing was written)", why)
+        util.usage("%s: %s; add --force if that is what you want (nothing was written)", what, why)
       elseif why then
         notes[#notes + 1] = why
       end
@@ -377,24 +378,24 @@ function M.check(codec, old, new, opts)
   local lo, ln = a.rdp.level, b.rdp.level
   if a.rdp.value ~= b.rdp.value then
     if ln == 2 and not opts.permanently_lock_device then
-      util.usage("ob set: RDP=0x%02X is read protection level 2: it locks the chip for good (no " ..
+      util.usage("%s: RDP=0x%02X is read protection level 2: it locks the chip for good (no " ..
         "debugger, no bootloader, no DFU ever again, option bytes frozen). Refused; only " ..
-        "--permanently-lock-device allows it. Nothing was written.", b.rdp.value)
+        "--permanently-lock-device allows it. Nothing was written.", what, b.rdp.value)
     end
     if ln == 2 then
       notes[#notes + 1] = "RDP level 2 is permanent: the device will never enter DFU again"
     elseif lo == 0 then
       if not opts.force then
-        util.usage("ob set: RDP=0x%02X turns on read protection (level 1). Removing it later " ..
+        util.usage("%s: RDP=0x%02X turns on read protection (level 1). Removing it later " ..
           "(dfush unprotect) erases the whole flash. Add --force to confirm; nothing was written.",
-          b.rdp.value)
+          what, b.rdp.value)
       end
       notes[#notes + 1] = "read protection level 1: the flash can no longer be read, written or " ..
         "erased over DFU; the next unprotect (or RDP=0) erases the whole flash"
     elseif ln == 0 then
       if not opts.force then
-        util.usage("ob set: RDP=0xAA regresses read protection to level 0, which erases the whole " ..
-          "flash. Add --force to confirm (or use dfush unprotect --force); nothing was written.")
+        util.usage("%s: RDP=0xAA regresses read protection to level 0, which erases the whole " ..
+          "flash. Add --force to confirm (or use dfush unprotect --force); nothing was written.", what)
       end
       notes[#notes + 1] = "RDP level 1 -> 0: the device erases the whole flash"
     end
@@ -671,23 +672,27 @@ end
 --- Before a flash job erases anything: refuse when read protection is active (exit 1) or
 --- when a sector the job erases or writes is write-protected (exit 2). Devices without a
 --- known option-byte block are not checked.
-function M.check_plan(dev, plan, log)
+--- read() reads and decodes the option bytes (default M.read_decoded, once); a read that
+--- still fails stops the job: without it a protected sector would be "written" silently.
+function M.check_plan(dev, plan, log, read)
   log = log or function() end
   local want
   for _, part in ipairs(plan.parts) do
-    if is_flash(part) then want = part break end
+    if part.role == "flash" or (part.role == nil and is_flash(part)) then want = part break end
   end
   if not want then return end
   local okf, _, codec = pcall(M.find, dev)
   if not okf or not codec then return end
-  local ok, d = pcall(M.read_decoded, dev)
+  local ok, d = util.pcall(read or function() return M.read_decoded(dev) end)
   if not ok then
     if util.is_error(d) and d.code == "PROTECTED" then
       util.raise("flash: " .. M.RDP_HINT .. "; nothing was erased", "PROTECTED", { phase = "protection check" })
     end
-    log("debug", "option bytes not readable, write protection not checked: " .. tostring(d))
-    dev:abort_to_idle()
-    return
+    local msg = util.is_error(d) and d.msg or tostring(d)
+    util.raise("flash: the option bytes could not be read to check read and write protection (" .. msg ..
+      "); a write-protected sector would be skipped by the ROM without an error, so the job stops " ..
+      "here. Nothing was erased; run the same command again.",
+      util.is_error(d) and d.code ~= "USAGE" and d.code or "ERROR", { phase = "protection check" })
   end
   if d.rdp.level ~= 0 then
     util.raise(string.format("flash: %s (RDP 0x%02X); nothing was erased", M.RDP_HINT, d.rdp.value), "PROTECTED",
@@ -728,6 +733,81 @@ function M.check_plan(dev, plan, log)
     "erased. Remove the protection first: " ..
     "dfush ob set WRP=%s", table.concat(names, ", "), #keep > 0 and table.concat(keep, ",") or "none"),
     "RANGE", { address = touched[1].address, protected = idx, phase = "protection check" })
+end
+
+-- ---- option bytes and OTP inside a flash job ----
+
+-- The codec of an option-byte alt, or nil.
+local function codec_of_alt(a)
+  local r = a.layout and a.layout.runs[1]
+  if not r then return nil end
+  local size = 0
+  for _, x in ipairs(a.layout.runs) do size = size + x.count * x.size end
+  return M.codec_for(r.address, size)
+end
+
+--- The guard every flash job passes before it sends anything (flash.execute): a part that
+--- writes option bytes becomes a read-modify-write of the whole block, decoded and checked by
+--- the same rules as dfush ob set (RDP 2 only with permanently_lock_device, RDP level changes
+--- only with force, fields by name), and a part that writes OTP needs opts.write_otp and may
+--- only program bytes that are still 0xFF or already hold the same value. Raises USAGE or
+--- RANGE (exit 2) with nothing sent; sets part.ob = the prepared change for M.apply.
+--- read(a, address, size) reads the current bytes (with the job's recovery).
+function M.guard_parts(plan, opts, read, log)
+  log = log or function() end
+  for _, part in ipairs(plan.parts) do
+    local a = { alt = part.alt, name = part.name, layout = part.layout }
+    if part.role == "option_bytes" then
+      local codec = codec_of_alt(a)
+      if not codec then
+        util.usage("%s holds option bytes that dfush cannot decode for this device (no option-byte " ..
+          "codec; known: %s); writing them blind could lock the chip. Refused; nothing was sent.",
+          part.label, M.known())
+      end
+      for _, sg in ipairs(part.segments) do
+        if sg.address < codec.address or sg.address + #sg.data > codec.address + codec.size then
+          util.raise(string.format("%s: %s-%s is outside the %s option-byte block %s", sg.path or "image",
+            hex(sg.address), hex(sg.address + #sg.data - 1), codec.name, util.range(codec.address, codec.size)),
+            "RANGE", { address = sg.address, file = sg.path })
+        end
+      end
+      local old = read(a, codec.address, codec.size)
+      local bytes = { old:byte(1, -1) }
+      for _, sg in ipairs(part.segments) do
+        for i = 1, #sg.data do bytes[sg.address - codec.address + i] = sg.data:byte(i) end
+      end
+      local new = string.char(table.unpack(bytes))
+      local c = M.check(codec, old, new, { force = opts.force, what = "flash " .. part.label,
+        permanently_lock_device = opts.permanently_lock_device })
+      c.alt, c.codec, c.old, c.new = a, codec, old, new
+      part.ob = c
+      if old == new then
+        log("info", string.format("%s: the option bytes already hold these values; nothing to write", part.label))
+      end
+      for _, d in ipairs(c.diff) do
+        log("info", string.format("option bytes: %s %s -> %s  %s", d.name, d.old_text, d.new_text, d.meaning))
+      end
+      for _, n in ipairs(c.notes) do log("warn", n) end
+    elseif part.role == "otp" then
+      if not opts.write_otp then
+        util.usage("%s is one-time programmable: bytes written there can never be erased or changed " ..
+          "(lock bytes lock their block for good). Add --write-otp (Lua: write_otp = true) if that is " ..
+          "what you want; nothing was sent.", part.label)
+      end
+      for _, sg in ipairs(part.segments) do
+        local cur = read(a, sg.address, #sg.data)
+        for i = 1, #sg.data do
+          local have, want = cur:byte(i), sg.data:byte(i)
+          if have ~= 0xFF and have ~= want then
+            util.raise(string.format("%s: OTP byte %s already holds 0x%02X and cannot become 0x%02X " ..
+              "(one-time programmable); nothing was sent", sg.path or "image", hex(sg.address + i - 1), have,
+              want), "RANGE", { address = sg.address + i - 1, file = sg.path })
+          end
+        end
+      end
+      log("warn", string.format("writing %d bytes of one-time programmable memory (%s)", part.bytes, part.label))
+    end
+  end
 end
 
 -- ---- confirmation on a terminal ----

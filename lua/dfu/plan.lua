@@ -3,6 +3,7 @@
 -- padded to the program unit and merged, and the erase list holds each touched sector once.
 -- Every problem raises a dfu.Error with code "USAGE", "FORMAT" or "RANGE" (exit status 2).
 local util = require "dfu.util"
+local family_mod = require "dfu.family"
 
 local M = {}
 local hex = util.hex
@@ -206,7 +207,7 @@ end
 --- Build the plan.
 --- job = { images = {{path=, image=Image}...}, alts = dev:alts(), current_alt = n,
 ---         alt = opts.alt (number or name or nil), unit = program unit, full = bool,
----         info = dev:info() }
+---         info = dev:info(), family = family table (alt roles) }
 --- Returns { parts = {{alt=, name=, label=, layout=, sectors=, segments=, erase=, bytes=,
 ---           image_bytes=}...}, full = bool, lowest = address, entry = n|nil }
 function M.build(job)
@@ -262,25 +263,37 @@ function M.build(job)
     M.check_range(segs, sectors, a)
     local image_bytes = 0
     for _, s in ipairs(segs) do image_bytes = image_bytes + #s.data end
-    local padded = M.pad(segs, job.unit or 8)
+    local role = family_mod.role(job.family, a)
+    -- option bytes are written whole by read-modify-write (dfu.ob), never padded with 0xFF
+    local padded = role == "option_bytes" and segs or M.pad(segs, job.unit or 8)
     local bytes = 0
     for _, s in ipairs(padded) do bytes = bytes + #s.data end
     local part = {
       alt = a.alt, name = a.name, label = alt_label(a), layout = a.layout, sectors = sectors,
       segments = padded, erase = M.erase_list(padded, sectors), bytes = bytes,
-      image_bytes = image_bytes,
+      image_bytes = image_bytes, role = role,
     }
     parts[#parts + 1] = part
     total = total + bytes
   end
   if #parts == 0 then util.raise("nothing to flash: the images hold no data", "USAGE") end
   table.sort(parts, function(x, y) return x.alt < y.alt end)
+  -- the application's part: the flash alt when the job writes one, else the first
+  local main = parts[1]
+  for _, p in ipairs(parts) do
+    if p.role == "flash" then main = p break end
+  end
+  if job.full and main.role ~= "flash" then
+    util.raise(string.format("--full mass-erases the flash, but this job writes to %s (%s), not " ..
+      "to the flash; --full applies to the flash alt only. Nothing was sent.", main.label,
+      main.role:gsub("_", " ")), "USAGE")
+  end
   local lowest
-  for _, s in ipairs(parts[1].segments) do
+  for _, s in ipairs(main.segments) do
     if not lowest or s.address < lowest then lowest = s.address end
   end
   return { parts = parts, full = job.full and true or false, bytes = total, lowest = lowest,
-           entry = entry, flash_alt = parts[1].alt }
+           entry = entry, flash_alt = main.alt }
 end
 
 return M
