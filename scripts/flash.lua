@@ -121,6 +121,7 @@ Images for other alt settings get the same rules as the commands made for them. 
       util.raise(deferred[1].msg, "FORMAT", { file = deferred[1].path })
     end
     local plan, fam = dfu.flash.plan(dev, images, opts)
+    if type(leave) == "number" then dfu.leave.check_address(dev:alts(), fam, leave, "--leave") end
     plan.unit = dfu.flash.unit(dev, fam)
     local nerase, main = 0, plan.parts[1]
     for _, part in ipairs(plan.parts) do

@@ -26,12 +26,15 @@ The output format follows OUT's extension: .bin (raw), .hex (Intel HEX), .s19/.s
     if not ext or not known[ext:lower()] then
       util.usage("read: cannot tell the format of '%s'; use .bin, .hex or .s19", p.output)
     end
+    util.check_span(addr, len, "read ADDR LEN")
+    util.check_output(p.output)
     local dev <close> = ctx:open()
     if p.alt then
       local a = dfu.plan.select_alt(dev:alts(), p.alt)
       dfu.check(dev:set_alt(a.alt))
     end
-    local xfer = dev:info().transfer_size or 1024
+    dfu.plan.check_readable(dfu.plan.select_alt(dev:alts(), dev:alt()), addr, len)
+    local xfer = dfu.flash.transfer_size(dev)
     local chunk = xfer * dfu.flash.CHUNK_BLOCKS
     local parts, done = {}, 0
     local t0 = dev:now()

@@ -24,7 +24,7 @@ Exits 0 when every byte matches, 1 naming the first address that differs.]],
     end
     local dev <close> = ctx:open()
     local plan = dfu.flash.plan(dev, images, { alt = p.alt, unit = 1 })
-    local chunk = (dev:info().transfer_size or 1024) * dfu.flash.CHUNK_BLOCKS
+    local chunk = dfu.flash.transfer_size(dev) * dfu.flash.CHUNK_BLOCKS
     local t0 = dev:now()
     local ok, err = pcall(function()
       for _, part in ipairs(plan.parts) do

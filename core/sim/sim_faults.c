@@ -6,7 +6,7 @@
  * ROM MS milliseconds later; without it the device is gone for good), the bStatus names
  * errTARGET, errPROG, errVERIFY, errVENDOR, errERASE, errWRITE... (the job of that request, or
  * the request itself, fails with that status), busy (the job runs but the device then stays in
- * dfuDNBUSY). Device-wide: poll0, earlystall, slowmasserase, bootinerror, rdp1.
+ * dfuDNBUSY). Device-wide: poll0, earlystall, slowmasserase, bootinerror, rdp1, xfer0.
  * REQUEST: a request name as in the ctrl events (DNLOAD, GETSTATUS, UPLOAD, CLRSTATUS, GETSTATE,
  * ABORT, DETACH, GET_DESCRIPTOR, SET_INTERFACE, ...) or WRITE / ERASE (the Nth data write block
  * or erase / mass erase actually executed; kinds there: a bStatus, busy, disconnect).
@@ -36,7 +36,8 @@ static int parse_one(dfu_sim *s, char *item, struct dfu_err *err)
                     {"earlystall", SIM_FF_EARLYSTALL},
                     {"slowmasserase", SIM_FF_SLOWMASS},
                     {"bootinerror", SIM_FF_BOOTERR},
-                    {"rdp1", SIM_FF_RDP1}};
+                    {"rdp1", SIM_FF_RDP1},
+                    {"xfer0", SIM_FF_XFER0}};
         for (unsigned i = 0; i < sizeof wide / sizeof wide[0]; i++)
             if (strcmp(f[0], wide[i].name) == 0) {
                 s->fflags |= wide[i].flag;

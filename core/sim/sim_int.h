@@ -91,6 +91,7 @@ enum sim_fault_kind {
 #define SIM_FF_SLOWMASS 0x04u
 #define SIM_FF_BOOTERR 0x08u
 #define SIM_FF_RDP1 0x10u
+#define SIM_FF_XFER0 0x20u /* the DFU functional descriptor reports wTransferSize 0 */
 
 struct sim_fault {
     enum sim_fault_kind kind;

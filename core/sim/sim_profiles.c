@@ -200,15 +200,23 @@ static size_t put(uint8_t *buf, size_t cap, size_t off, const uint8_t *src, size
     return off + n;
 }
 
-static size_t func_desc(const struct sim_profile *p, uint8_t *d)
+/* A broken descriptor (fault xfer0) reports wTransferSize 0; the device itself keeps its own. */
+static unsigned reported_xfer(const dfu_sim *s)
 {
+    return (s->fflags & SIM_FF_XFER0) != 0 ? 0u : s->p->transfer_size;
+}
+
+static size_t func_desc(const dfu_sim *s, uint8_t *d)
+{
+    const struct sim_profile *p = s->p;
+
     d[0] = 9;
     d[1] = 0x21;
     d[2] = p->attrs;
     d[3] = (uint8_t)p->detach_ms;
     d[4] = (uint8_t)(p->detach_ms >> 8);
-    d[5] = (uint8_t)p->transfer_size;
-    d[6] = (uint8_t)(p->transfer_size >> 8);
+    d[5] = (uint8_t)reported_xfer(s);
+    d[6] = (uint8_t)(reported_xfer(s) >> 8);
     d[7] = (uint8_t)p->bcd_dfu;
     d[8] = (uint8_t)(p->bcd_dfu >> 8);
     return 9;
@@ -274,7 +282,7 @@ int simi_descriptor(const dfu_sim *s, uint8_t type, uint8_t index, uint16_t lang
             const uint8_t itf[9] = {9, 4, 0, (uint8_t)a, 0, 0xFE, 0x01, 0x02, (uint8_t)(4 + a)};
             off = put(buf, cap, off, itf, 9);
         }
-        off = put(buf, cap, off, d, func_desc(p, d));
+        off = put(buf, cap, off, d, func_desc(s, d));
         return (int)off;
     }
     case 3: /* string */
@@ -298,7 +306,7 @@ int simi_descriptor(const dfu_sim *s, uint8_t type, uint8_t index, uint16_t lang
             return string_desc(p->alts[index - 4], buf, cap);
         return -1;
     case 0x21: /* DFU functional */
-        put(buf, cap, 0, d, func_desc(p, d));
+        put(buf, cap, 0, d, func_desc(s, d));
         return 9;
     default: /* device qualifier, BOS, other speed: a full-speed-only USB 2.0 device stalls */
         return -1;
@@ -318,7 +326,7 @@ int dfu_sim_devinfo(dfu_sim *s, struct dfu_devinfo *info, struct dfu_err *err)
     info->pid = p->pid;
     info->bcd_device = p->bcd_device;
     info->bcd_dfu = p->bcd_dfu;
-    info->transfer_size = p->transfer_size;
+    info->transfer_size = reported_xfer(s);
     info->detach_timeout = p->detach_ms;
     info->attributes = p->attrs;
     info->intf = 0;

@@ -172,6 +172,9 @@ local function parse_globals(argv)
   while i <= #argv do
     local a = argv[i]
     local name, inline = a:match("^%-%-([^=]+)=(.*)$")
+    if inline == "" and (name == "device" or name == "recipes") then
+      util.usage("option --%s= needs a value", name)
+    end
     if a == "-d" or a == "--device" then
       i = i + 1
       if not argv[i] then util.usage("option %s needs a device string", a) end

@@ -316,6 +316,17 @@ local function image_list(img)
   return { { path = "image", image = img } }
 end
 
+--- The device's wTransferSize (bytes per DNLOAD/UPLOAD). A device whose DFU functional
+--- descriptor reports 0 cannot transfer data: a device error (exit 1) before anything is sent.
+function M.transfer_size(dev)
+  local n = dev:info().transfer_size
+  if math.type(n) ~= "integer" or n <= 0 then
+    util.raise(string.format("the device's DFU functional descriptor reports wTransferSize %s: it " ..
+      "cannot transfer data (a broken descriptor or firmware). Nothing was sent.", tostring(n)), "PROTOCOL")
+  end
+  return n
+end
+
 --- Program unit for this device: opts.unit, else the family table, else 8.
 function M.unit(dev, fam)
   fam = fam or family_mod.of(dev)
@@ -560,7 +571,7 @@ function M.execute(dev, plan, opts, fam)
   opts = opts or {}
   fam = fam or family_mod.of(dev)
   local log = opts.log or noop
-  local xfer = dev:info().transfer_size or 1024
+  local xfer = M.transfer_size(dev)
   local report = {
     ok = false, erased = json.array {}, written = 0, skipped = 0, verified = false, left = nil,
     seconds = 0, retries = 0, bytes = plan.bytes, log = log,

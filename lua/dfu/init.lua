@@ -101,7 +101,7 @@ function helpers.verify(dev, img, opts)
   return as_result(function()
     opts = opts or {}
     local plan = flash.plan(dev, img, { alt = opts.alt, unit = 1 })
-    local chunk = (dev:info().transfer_size or 1024) * flash.CHUNK_BLOCKS
+    local chunk = flash.transfer_size(dev) * flash.CHUNK_BLOCKS
     for _, part in ipairs(plan.parts) do
       if dev:alt() ~= part.alt then util.check(dev:set_alt(part.alt)) end
       flash.verify(dev, part.segments, { progress = opts.progress, chunk = chunk })

@@ -90,6 +90,34 @@ function M.ram_block(fam, v)
   return nil
 end
 
+--- Check a leave address given by the user: it must lie in the device's memory (a sector of
+--- one of its alt settings, or the family's RAM), where the ROM can read a vector table or
+--- branch to; else a usage error naming what (the argument). Devices without layouts pass.
+function M.check_address(alts, fam, addr, what)
+  local known, where = false, {}
+  local family = require "dfu.family"
+  for _, a in ipairs(alts) do
+    local l = a.layout
+    local role = family.role(fam, a)
+    if l and l.runs[1] and (role == "flash" or role == "memory") then
+      known = true
+      for _, r in ipairs(l.runs) do
+        if addr >= r.address and addr < r.address + r.count * r.size then return end
+      end
+      local first, last = l.runs[1], l.runs[#l.runs]
+      where[#where + 1] = string.format("%s %s", l.name or "?", util.range(first.address,
+        last.address + last.count * last.size - first.address))
+    end
+  end
+  for _, r in ipairs(M.ram(fam)) do
+    if addr >= r[1] and addr < r[2] then return end
+    where[#where + 1] = "RAM " .. util.range(r[1], r[2] - r[1])
+  end
+  if not known then return end
+  util.usage("%s: %s is not in the device's memory; the ROM can only start code in: %s", what or "ADDR",
+    util.hex(addr), table.concat(where, ", "))
+end
+
 --- How long to watch for the ROM coming back after a leave (ms): a few times its start-up
 --- and USB connection time (protocol.md 7.5), plus host latency.
 function M.wait_ms(fam)

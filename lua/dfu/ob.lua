@@ -559,7 +559,7 @@ function M.flash_erased(dev, progress)
     if x.layout and x.layout.name:lower():find("internal flash", 1, true) == 1 then a = x break end
   end
   if not a then return nil, "no \"@Internal Flash\" alt setting" end
-  local chunk = (dev:info().transfer_size or 1024) * 16
+  local chunk = require("dfu.flash").transfer_size(dev) * 16
   local total = 0
   for _, r in ipairs(a.layout.runs) do total = total + r.count * r.size end
   local done = 0

@@ -152,6 +152,24 @@ function M.check_range(segs, sectors, a)
   end
 end
 
+--- Check that [addr, addr+len) lies in readable sectors of alt a; raise RANGE naming the first
+--- address that does not and the alt's readable ranges. An alt without a layout passes.
+function M.check_readable(a, addr, len)
+  util.check_span(addr, len, "read")
+  if not a.layout then return end
+  local sectors = M.sectors(a.layout)
+  local pos, stop = addr, addr + len
+  while pos < stop do
+    local i = M.find(sectors, pos)
+    if not i or sectors[i].readable == false then
+      util.raise(string.format("%s is outside the readable memory of %s (%s); choose the alt setting " ..
+        "with --alt (see dfush info). Nothing was read.", hex(pos), alt_label(a),
+        ranges_text(M.ranges(sectors, function(x) return x.readable ~= false end))), "RANGE", { address = pos })
+    end
+    pos = sectors[i].address + sectors[i].size
+  end
+end
+
 local FF = setmetatable({}, { __index = function(t, n) local v = string.rep("\255", n); t[n] = v; return v end })
 M.FF = FF
 

@@ -72,7 +72,9 @@ function Recipe:parse(argv)
       if o.name == "verbose" then store[k] = (store[k] or 0) + 1 else store[k] = true end
       return
     end
-    if inline then
+    if inline == "" then
+      util.usage("%s: option %s= needs a value (%s)", self.name, flag, o.arg)
+    elseif inline then
       store[k] = inline
     elseif o.optional then
       store[k] = true

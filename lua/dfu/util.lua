@@ -70,19 +70,30 @@ function M.parse_number(s, allow_suffix)
   if type(s) ~= "string" then return nil, "not a number" end
   local body, suf = s:match("^%s*(.-)([kKmM]?)%s*$")
   if suf ~= "" and not allow_suffix then return nil, string.format("'%s' is not a number", s) end
-  local n
+  local n, digits
   if body:match("^0[xX]%x+$") then
-    n = tonumber(body:sub(3), 16)
+    digits = body:sub(3):gsub("^0+", "")
+    n = #digits <= 9 and tonumber(body:sub(3), 16) or nil
   elseif body:match("^%d+$") then
-    n = tonumber(body, 10)
+    digits = body:gsub("^0+", "")
+    n = #digits <= 11 and tonumber(body, 10) or nil
+  end
+  if not n and digits then
+    return nil, string.format("'%s' is too large: addresses and lengths end at 4 GiB (0x100000000)", s)
   end
   if not n or math.type(n) ~= "integer" then
     return nil, string.format("'%s' is not a number (use decimal or 0x hex%s)", s,
       allow_suffix and ", with an optional K or M suffix" or "")
   end
   if suf ~= "" then n = n * SUFFIX[suf] end
+  if n > M.ADDRESS_SPACE then
+    return nil, string.format("'%s' is too large: addresses and lengths end at 4 GiB (0x100000000)", s)
+  end
   return n
 end
+
+--- Addresses are 32-bit: an address is below this, a length at most this.
+M.ADDRESS_SPACE = 0x100000000
 
 --- Parse an address argument or raise a usage error naming `what`.
 function M.addr_arg(s, what)
@@ -97,6 +108,14 @@ function M.len_arg(s, what)
   if not n then M.usage("%s: %s", what or "length", msg) end
   if n <= 0 then M.usage("%s: length must be positive, got %s", what or "length", s) end
   return n
+end
+
+--- Check that [addr, addr+len) fits the 32-bit address space; raise a usage error naming what.
+function M.check_span(addr, len, what)
+  if addr + len > M.ADDRESS_SPACE then
+    M.usage("%s: %d bytes at %s run past the end of the 32-bit address space (0xFFFFFFFF)", what or "range",
+      len, M.hex(addr))
+  end
 end
 
 function M.hex(n) return string.format("0x%08X", n) end
@@ -140,13 +159,40 @@ function M.require_script(name)
 end
 
 --- Split "file.bin@0x08000000" into path and base (integer or nil).
+--- A suffix that reads as a number but is not a 32-bit address is a usage error.
 function M.split_at(arg)
   local path, at = arg:match("^(.*)@([^@/\\]+)$")
   if path and path ~= "" then
-    local n = M.parse_number(at, false)
+    local n, msg = M.parse_number(at, false)
+    if n and n >= M.ADDRESS_SPACE then
+      msg, n = string.format("'%s' is outside the 32-bit address space", at), nil
+    end
     if n then return path, n end
+    if at:match("^%s*0[xX]%x+%s*$") or at:match("^%s*%d+%s*$") then
+      M.usage("%s: the address after @ is not valid: %s", arg, msg)
+    end
   end
   return arg, nil
+end
+
+--- Check before any device work that an output file can be created: its directory exists
+--- and takes a new file, and the path is not a directory. Raises a usage error naming it.
+function M.check_output(path)
+  local f = io.open(path, "rb")
+  if f then
+    local _, _, errno = f:read(1)
+    f:close()
+    if errno == 21 then M.usage("%s is a directory; give a file name", path) end
+  end
+  local dir = path:match("^(.*)/[^/]*$") or "."
+  if dir == "" then dir = "/" end
+  local probe = string.format("%s/.dfush-%d-%d.probe", dir, os.time(), math.random(1 << 30))
+  local pf, msg = io.open(probe, "wb")
+  if not pf then
+    M.usage("cannot create %s: %s", path, (msg or "?"):gsub("^.-: ", ""))
+  end
+  pf:close()
+  os.remove(probe)
 end
 
 --- First index where strings a and b differ (1-based), or nil.
