@@ -547,7 +547,8 @@ local function stopped(job, err)
     err.refused = true -- refused before anything was sent; the message says so
     return err
   else
-    local protected = err.code == "PROTECTED" or (err.code == "STATUS" and status_name(job.dev) == "errVENDOR")
+    local protected = err.code == "PROTECTED"
+      or (err.code == "STATUS" and status_name(job.dev) == "errVENDOR")
     local hint = "the job is not complete: run the same command again to finish it"
     if protected then
       hint = "the job is not complete: remove the read protection first (dfush unprotect --force " ..

@@ -674,8 +674,7 @@ end
 --- known option-byte block are not checked.
 --- read() reads and decodes the option bytes (default M.read_decoded, once); a read that
 --- still fails stops the job: without it a protected sector would be "written" silently.
-function M.check_plan(dev, plan, log, read)
-  log = log or function() end
+function M.check_plan(dev, plan, _log, read)
   local want
   for _, part in ipairs(plan.parts) do
     if part.role == "flash" or (part.role == nil and is_flash(part)) then want = part break end
