@@ -542,7 +542,8 @@ local function stopped(job, err)
   err.device_state = report.device_state
   if report.verified then
     err.msg = err.msg .. "\nthe image is written and verified; only leaving DFU failed"
-  elseif (err.code == "USAGE" or err.code == "RANGE") and not err.protected and dstate.bytes(report.device_state.unknown) == 0
+  elseif (err.code == "USAGE" or err.code == "RANGE") and not err.protected
+      and dstate.bytes(report.device_state.unknown) == 0
       and #report.erased == 0 and dstate.bytes(report.device_state.written) == 0 then
     err.refused = true -- refused before anything was sent; the message says so
     return err
