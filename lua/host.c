@@ -33,7 +33,9 @@
 #endif
 
 static const char *progname = "dfush";
-static long alloc_left = -1; /* DFU_FAIL_ALLOC_AFTER=N: growing allocations fail after N (tests) */
+#ifdef DFU_TEST_HOOKS
+static long alloc_left = -1; /* DFU_FAIL_ALLOC_AFTER=N: growing allocations fail after N */
+#endif
 static lua_State *globalL = NULL;
 
 /* ---- errors and Ctrl-C (as lua.c) ---- */
@@ -326,6 +328,8 @@ static void repl(lua_State *L)
 
 /* ---- main ---- */
 
+#ifdef DFU_TEST_HOOKS
+/* Only in the test host (dfush_oomtest, built with the tests): allocation failure on demand. */
 static void *fail_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     (void)ud;
@@ -340,6 +344,7 @@ static void *fail_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     return realloc(ptr, nsize);
 }
+#endif
 
 static int is_lua_mode(int argc, char **argv)
 {
@@ -470,10 +475,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: cannot create state: not enough memory\n", progname);
         return 1;
     }
+#ifdef DFU_TEST_HOOKS
     if (getenv("DFU_FAIL_ALLOC_AFTER") != NULL) {
         alloc_left = atol(getenv("DFU_FAIL_ALLOC_AFTER"));
         lua_setallocf(L, fail_alloc, NULL);
     }
+#endif
     lua_pushcfunction(L, pmain);
     lua_pushinteger(L, argc);
     lua_pushlightuserdata(L, argv);

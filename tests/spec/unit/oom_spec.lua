@@ -1,5 +1,6 @@
--- Allocation failure: run a script that touches every kind of object under dfush with
--- DFU_FAIL_ALLOC_AFTER=N (growing Lua allocations fail after N). Each run must end with
+-- Allocation failure: run a script that touches every kind of object under the test host
+-- (dfush_oomtest: dfush built with the test hooks) with DFU_FAIL_ALLOC_AFTER=N (growing Lua
+-- allocations fail after N); the shipped dfush ignores the variable. Each run must end with
 -- "not enough memory" or success; never a crash, a sanitizer report, or a leak.
 local helper = require "helper"
 
@@ -22,18 +23,26 @@ assert(core.list("sim:stm32f405"))
 print("done")
 ]]
 
+local oomtest = helper.build_dir .. "/dfush_oomtest"
+
 describe("allocation failure", function()
   after_each(helper.cleanup)
+
+  it("the shipped dfush has no such hook", function()
+    local r = helper.dfush({ "-e", "print(#string.rep('x', 100000))" }, { env = { DFU_FAIL_ALLOC_AFTER = "0" } })
+    assert.are.equal(0, r.code, r.stderr)
+    assert.are.equal("100000\n", r.stdout)
+  end)
 
   it("every failure point ends cleanly", function()
     local path = helper.writefile(helper.tmpname(".lua"),
       "local FIXTURE = " .. string.format("%q", helper.fixture("h7_seed.dfu")) .. "\n" .. SCRIPT)
-    local full = helper.dfush({ path })
+    local full = helper.run({ oomtest, path })
     assert.are.equal(0, full.code, full.stderr)
     assert.are.equal("done\n", full.stdout)
     local failed, succeeded = 0, 0
     for n = 0, 1200, 11 do
-      local r = helper.dfush({ path }, { env = { DFU_FAIL_ALLOC_AFTER = tostring(n) } })
+      local r = helper.run({ oomtest, path }, { env = { DFU_FAIL_ALLOC_AFTER = tostring(n) } })
       assert.is_nil(r.stderr:find("Sanitizer", 1, true), r.stderr)
       assert.is_nil(r.stderr:find("runtime error", 1, true), r.stderr)
       if r.code == 0 then
