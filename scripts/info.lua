@@ -44,7 +44,7 @@ Prints the USB and DFU functional descriptors, every alt setting with its parsed
       state = st and st.state_name or dfu.json.null, status = st and st.status_name or dfu.json.null,
       family = fam.name, program_unit = fam.program_unit,
       bootloader_id = rom_id or dfu.json.null,
-      known_bug = rom_id and fam.known_bugs and fam.known_bugs[rom_id] or dfu.json.null,
+      known_bug = dfu.family.bug_summary(fam, rom_id) or dfu.json.null,
     }
     for _, a in ipairs(alts) do
       out.alts[#out.alts + 1] = { alt = a.alt, name = a.name, layout = layout_json(a.layout) }
@@ -60,7 +60,7 @@ Prints the USB and DFU functional descriptors, every alt setting with its parsed
     ctx:say("family   %s, program unit %d bytes", fam.name, fam.program_unit or 0)
     if rom_id then
       ctx:say("ROM      bootloader ID 0x%02X (V%d.%d)%s", rom_id, rom_id >> 4, rom_id & 15,
-        fam.known_bugs and fam.known_bugs[rom_id] and ("; known issue: " .. fam.known_bugs[rom_id]) or "")
+        dfu.family.bug_summary(fam, rom_id) and ("; known issue: " .. dfu.family.bug_summary(fam, rom_id)) or "")
     end
     for _, a in ipairs(alts) do
       ctx:say("alt %d    %s", a.alt, a.name)

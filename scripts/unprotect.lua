@@ -19,7 +19,7 @@ Sends the DfuSe READ_UNPROTECT command. The device erases its flash (and RAM), s
     end
     local dev <close> = ctx:open()
     ctx:log("warn", "read unprotect: the whole flash will be erased")
-    local ok, rep = pcall(ob.unprotect_raising, dev, {
+    local ok, rep = pcall(ob.unprotect, dev, {
       log = function(level, msg) ctx:log(level, "%s", msg) end, progress = ctx.progress })
     if not ok then
       local r = util.is_error(rep) and rep.report

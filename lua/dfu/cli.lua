@@ -270,6 +270,14 @@ function M.main(argv, io_override)
   local ok, g, rest = util.pcall(parse_globals, list)
   if not ok then return early(tostring(util.is_error(g) and g.msg or g)) end
   local dirs = recipe.dirs(g.recipes)
+  if #g.recipes > 0 then
+    -- --recipes directories come first for vendor folders (family descriptors, codecs) too
+    local path = {}
+    for _, d in ipairs(g.recipes) do path[#path + 1] = d end
+    for _, d in ipairs(package.dfush_scripts or {}) do path[#path + 1] = d end
+    package.dfush_scripts = path
+    require("dfu.family").set_tables(nil)
+  end
   if g.version then
     local okc, core = pcall(require, "dfu.core")
     stdout:write("dfush ", okc and tostring(core.version) or "?", "\n")

@@ -1,4 +1,26 @@
--- Find the family knowledge (scripts/stm32/families.lua and friends) for an open device.
+-- Family descriptors: what the library knows about a kind of DFU device, found in vendor
+-- folders on the recipe path. Every `<dir>/<vendor>/families.lua` (dir: the --recipes
+-- directories, the built-in scripts/, then $DFUSH_PATH) returns a list of descriptors:
+--
+--   {
+--     name = "ACME Widget ROM",                 -- shown by info and in messages
+--     match = { vid = 0x1234, pid = 0x5678,     -- every key given must match; also:
+--               dfuse = true | false,           --   DfuSe (bcdDFU 0x011A) or not
+--               option_bytes = ADDR,            --   start of the option-byte alt's layout
+--               flash = ADDR,                   --   start of the flash alt's layout
+--               product = "pattern" },          --   Lua pattern on the product string
+--     program_unit = 8,                         -- bytes the flash programs at once
+--     alts = { flash = "Internal Flash", ... }, -- alt roles by name prefix (default: ROLES)
+--     option_bytes = "acme.ob",                 -- codec module in the vendor folder (dfu.ob)
+--     id_address = ADDR,                        -- where the bootloader ID byte is read
+--     ram = { {start, end}... },                -- RAM an application stack may use
+--     rom_startup_ms = N, usb_connect_ms = N,   -- how long the ROM takes to come back
+--     known_bugs = { { ids = {...}, kind = "sp_margin" | "go_broken" | "side_effect",
+--                      margin = N, version =, cite =, text =, source =, summary = } },
+--     device_feature = { address =, ... },      -- anything else the vendor's recipes use
+--   }
+--
+-- The library holds no vendor names: a vendor is added by dropping its folder on the path.
 local util = require "dfu.util"
 
 local M = {}
@@ -6,80 +28,92 @@ local M = {}
 M.DEFAULT = { name = "generic DfuSe", program_unit = 8, known_bugs = {} }
 M.PLAIN = { name = "DFU 1.1", program_unit = 1, known_bugs = {} }
 
+-- Alt roles by the names DfuSe devices give their alt settings (protocol.md 2.2), for
+-- descriptors without their own `alts` and for devices no descriptor matches.
+M.ROLES = {
+  flash = "Internal Flash", option_bytes = "Option Bytes", otp = "OTP", feature = "Device Feature",
+}
+
 local tables
 
---- The family tables: every scripts/<family>/families.lua found on the recipe path.
-function M.tables()
-  if tables then return tables end
-  tables = {}
-  local dirs = package.dfush_scripts or {}
-  local seen = {}
-  for _, dir in ipairs(dirs) do
-    for _, fam in ipairs({ "stm32" }) do
-      local path = dir .. "/" .. fam .. "/families.lua"
-      local chunk = loadfile(path, "t", {})
-      if chunk and not seen[fam] then
-        local ok, t = util.pcall(chunk)
-        if ok and type(t) == "table" then
-          seen[fam] = true
-          for _, f in ipairs(t) do tables[#tables + 1] = f end
-        end
+local function warn(msg)
+  io.stderr:write("dfush: warning: ", msg, "\n")
+end
+
+-- The vendor folders of dir: subdirectories holding a families.lua.
+local function vendors_in(dir)
+  local core = require "dfu.core"
+  local names = core.listdir and core.listdir(dir) or nil
+  local out = {}
+  for _, n in ipairs(names or {}) do
+    if n:match("^[%w_%-]+$") then
+      local f = io.open(dir .. "/" .. n .. "/families.lua", "r")
+      if f then
+        f:close()
+        out[#out + 1] = n
       end
     end
   end
-  if not seen.stm32 then
-    local ok, t = util.pcall(require, "stm32.families")
-    if ok and type(t) == "table" then
-      for _, f in ipairs(t) do tables[#tables + 1] = f end
+  table.sort(out)
+  return out
+end
+
+-- Load one families.lua; a broken file is reported and skipped, never fatal.
+local function load_vendor(path, vendor)
+  local chunk, err = loadfile(path, "t", {})
+  if not chunk then
+    warn(err)
+    return {}
+  end
+  local ok, t = util.pcall(chunk)
+  if not ok or type(t) ~= "table" then
+    warn(path .. ": must return a list of family descriptors" .. (ok and "" or (": " .. tostring(t))))
+    return {}
+  end
+  local out = {}
+  for i, f in ipairs(t) do
+    if type(f) ~= "table" or type(f.name) ~= "string" or type(f.match or {}) ~= "table" then
+      warn(string.format("%s: descriptor %d needs a name and a match table; skipped", path, i))
+    else
+      f.vendor = f.vendor or vendor
+      f.dir = path:match("^(.*)/[^/]*/[^/]*$")
+      f.known_bugs = f.known_bugs or {}
+      out[#out + 1] = f
+    end
+  end
+  return out
+end
+
+--- Every family descriptor on the recipe path, in path order; a vendor folder name found in
+--- an earlier directory hides the same name later on.
+function M.tables()
+  if tables then return tables end
+  tables = {}
+  local seen = {}
+  for _, dir in ipairs(package.dfush_scripts or {}) do
+    for _, vendor in ipairs(vendors_in(dir)) do
+      if not seen[vendor] then
+        seen[vendor] = true
+        for _, f in ipairs(load_vendor(dir .. "/" .. vendor .. "/families.lua", vendor)) do
+          tables[#tables + 1] = f
+        end
+      end
     end
   end
   return tables
 end
 
---- For tests: replace the tables.
+--- Replace the descriptors (nil: find them again on the recipe path).
 function M.set_tables(t) tables = t end
-
-local function region_base(alts, prefix)
-  for _, a in ipairs(alts) do
-    local l = a.layout
-    if l and l.name and l.name:lower():find(prefix:lower(), 1, true) == 1 and l.runs[1] then
-      return l.runs[1].address
-    end
-  end
-end
-
---- Family of a device described by its info() and alts() tables.
-function M.match(info, alts)
-  if not info.dfuse then return M.PLAIN end
-  local ob = region_base(alts, "Option Bytes")
-  local flash = region_base(alts, "Internal Flash")
-  for _, f in ipairs(M.tables()) do
-    local m = f.match or {}
-    if (not m.vid or m.vid == info.vid) and (not m.pid or m.pid == info.pid)
-        and (not m.option_bytes or m.option_bytes == ob)
-        and (not m.flash or m.flash == flash) then
-      return f
-    end
-  end
-  return M.DEFAULT
-end
-
--- What an alt setting holds, by the name its layout string gives (protocol.md 2.2): the
--- roles the flash job treats differently. A family table may give its own list (roles =
--- {{prefix=, role=}...}); these are the names the DfuSe ROMs use.
-M.ROLES = {
-  { prefix = "internal flash", role = "flash" },
-  { prefix = "option bytes", role = "option_bytes" },
-  { prefix = "otp", role = "otp" },
-  { prefix = "device feature", role = "feature" },
-}
 
 --- Role of an alt table ({alt=, name=, layout=}) in family fam: "flash", "option_bytes",
 --- "otp", "feature" or "memory" (anything else: RAM, external flash, ...).
 function M.role(fam, a)
   local name = ((a.layout and a.layout.name) or a.name or ""):lower():gsub("^@", ""):gsub("^%s+", "")
-  for _, r in ipairs((fam and fam.roles) or M.ROLES) do
-    if name:find(r.prefix:lower(), 1, true) == 1 then return r.role end
+  local roles = (fam and fam.alts) or M.ROLES
+  for _, role in ipairs({ "flash", "option_bytes", "otp", "feature" }) do
+    local prefix = roles[role]
+    if prefix and name:find(prefix:lower(), 1, true) == 1 then return role end
   end
   return "memory"
 end
@@ -91,9 +125,63 @@ function M.alt_with_role(fam, alts, role)
   end
 end
 
+local function region_base(fam, alts, role)
+  local a = M.alt_with_role(fam, alts, role)
+  return a and a.layout.runs[1] and a.layout.runs[1].address
+end
+
+local function matches(f, info, alts)
+  local m = f.match or {}
+  if m.vid and m.vid ~= info.vid then return false end
+  if m.pid and m.pid ~= info.pid then return false end
+  if m.dfuse ~= nil and m.dfuse ~= (info.dfuse and true or false) then return false end
+  if m.product and not tostring(info.product or ""):find(m.product) then return false end
+  if m.option_bytes and m.option_bytes ~= region_base(f, alts, "option_bytes") then return false end
+  if m.flash and m.flash ~= region_base(f, alts, "flash") then return false end
+  return true
+end
+
+--- Family of a device described by its info() and alts() tables.
+function M.match(info, alts)
+  for _, f in ipairs(M.tables()) do
+    if matches(f, info, alts) then return f end
+  end
+  return info.dfuse and M.DEFAULT or M.PLAIN
+end
+
 --- Family of an open device.
 function M.of(dev)
   return M.match(dev:info(), dev:alts())
+end
+
+--- The known bugs of family fam's ROM with bootloader ID rom_id (a list, maybe empty).
+function M.bugs(fam, rom_id)
+  local out = {}
+  if not (fam and rom_id) then return out end
+  for _, b in ipairs(fam.known_bugs or {}) do
+    for _, id in ipairs(b.ids or {}) do
+      if id == rom_id then out[#out + 1] = b end
+    end
+  end
+  return out
+end
+
+--- One line on the known bugs of rom_id for info, or nil.
+function M.bug_summary(fam, rom_id)
+  local t = {}
+  for _, b in ipairs(M.bugs(fam, rom_id)) do
+    if b.summary then t[#t + 1] = b.summary end
+  end
+  return #t > 0 and table.concat(t, "; ") or nil
+end
+
+--- The module a descriptor names (its option-byte codec, ...), loaded from the recipe path.
+function M.module(name)
+  if type(name) ~= "string" then return name end
+  local ok, m = util.pcall(util.require_script, name)
+  if ok then return m end
+  warn(tostring(m))
+  return nil
 end
 
 return M

@@ -1,19 +1,25 @@
 -- require "dfu": the Lua face of dfush. Re-exports the C modules (dfu.core, dfu.image,
 -- dfu.sim), opens devices by string or table, adds the flashing helpers to devices, and
 -- provides the recipe and error helpers.
--- Under stock lua5.4 (no dfush host) find the recipe directory, which holds the family tables
--- (scripts/stm32/*.lua), next to this module: share/lua/5.4/dfu -> share/dfush/scripts when
--- installed, lua/dfu -> scripts in the source tree.
+-- Under stock lua5.4 (no dfush host) find the recipe directory, which holds the recipes and
+-- the vendor folders with the family descriptors, next to this module: share/lua/5.4/dfu ->
+-- share/dfush/scripts when installed, lua/dfu -> scripts in the source tree; $DFUSH_PATH
+-- adds more, as in the dfush host.
 if package.dfush_scripts == nil then
   local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")
   if here then
     for _, rel in ipairs({ "/../../../dfush/scripts", "/../../scripts" }) do
-      local f = io.open(here .. rel .. "/stm32/families.lua", "r")
+      local f = io.open(here .. rel .. "/flash.lua", "r")
       if f then
         f:close()
         package.dfush_scripts = { here .. rel }
         break
       end
+    end
+  end
+  if package.dfush_scripts then
+    for d in (os.getenv("DFUSH_PATH") or ""):gmatch("[^:]+") do
+      table.insert(package.dfush_scripts, d)
     end
   end
 end
@@ -28,7 +34,9 @@ local flash = require "dfu.flash"
 local M = {
   core = core, image = image, sim = sim,
   util = util, flash = flash, plan = require "dfu.plan", leave = require "dfu.leave",
-  json = require "dfu.json", family = require "dfu.family", ob = require "dfu.ob",
+  json = require "dfu.json", family = require "dfu.family",
+  -- the Lua API of dfu.ob: nil, msg, code, err instead of raising (the rest as the module has it)
+  ob = util.safe_module(require "dfu.ob", { "read", "decode", "set", "unprotect", "protected_sectors" }),
   Error = util.Error, version = core.version,
 }
 
@@ -77,28 +85,47 @@ end
 
 local helpers = {}
 
-local function as_result(fn, ...)
-  local ok, r, extra = pcall(fn, ...)
-  if ok then return r, extra end
-  if util.is_error(r) then return nil, r.msg, r.code, r end
-  return nil, tostring(r), "ERROR"
+local function check_image_arg(img, fname)
+  local ok = type(img) == "userdata" or (type(img) == "table" and img[1] ~= nil)
+  if type(img) == "table" then
+    for _, v in ipairs(img) do
+      if not (type(v) == "userdata" or (type(v) == "table" and type(v.image) == "userdata")) then ok = false end
+    end
+  end
+  if not ok then
+    error(string.format("bad argument #1 to '%s' (a dfu.Image, a list of them or {{path=, image=}...} " ..
+      "expected, got %s%s)", fname, type(img), type(img) == "string" and "; load it with dfu.image.load" or ""), 3)
+  end
+end
+
+local function check_opts(opts, fname)
+  if opts ~= nil and type(opts) ~= "table" then
+    error(string.format("bad argument #2 to '%s' (table expected, got %s)", fname, type(opts)), 3)
+  end
 end
 
 --- dev:flash(img | {img...} | {{path=, image=}...}, opts) -> report | nil, msg, code, err
 --- opts: alt, verify (default true), full, leave (true | address), leave_mode,
---- progress(phase, done, total), log(level, msg), unit.
+--- progress(phase, done, total), log(level, msg), unit; force, permanently_lock_device,
+--- write_otp for option bytes and OTP.
 function helpers.flash(dev, img, opts)
-  return as_result(flash.run, dev, img, opts)
+  check_image_arg(img, "flash")
+  check_opts(opts, "flash")
+  return util.safe(flash.run)(dev, img, opts)
 end
 
 --- dev:plan(img, opts) -> the job plan (no device memory touched) | nil, msg, code
 function helpers.plan(dev, img, opts)
-  return as_result(flash.plan, dev, img, opts)
+  check_image_arg(img, "plan")
+  check_opts(opts, "plan")
+  return util.safe(flash.plan)(dev, img, opts)
 end
 
 --- dev:verify(img, opts) -> true | nil, msg, code, err  (compares the image's bytes, unpadded)
 function helpers.verify(dev, img, opts)
-  return as_result(function()
+  check_image_arg(img, "verify")
+  check_opts(opts, "verify")
+  return util.safe(function()
     opts = opts or {}
     local plan = flash.plan(dev, img, { alt = opts.alt, unit = 1 })
     local chunk = flash.transfer_size(dev) * flash.CHUNK_BLOCKS
@@ -107,13 +134,20 @@ function helpers.verify(dev, img, opts)
       flash.verify(dev, part.segments, { progress = opts.progress, chunk = chunk })
     end
     return true
-  end)
+  end)()
 end
 
 --- dev:erase_range(addr, len[, progress]) -> {{address=, size=}...} | nil, msg, code
 --- Erases every sector of the current alt that [addr, addr+len) touches.
 function helpers.erase_range(dev, addr, len, progress)
-  return as_result(function()
+  if math.type(addr) ~= "integer" then
+    error("bad argument #1 to 'erase_range' (integer address expected, got " .. type(addr) .. ")", 2)
+  end
+  if math.type(len) ~= "integer" or len <= 0 then
+    error("bad argument #2 to 'erase_range' (positive integer length expected, got " ..
+      (math.type(len) and tostring(len) or type(len)) .. ")", 2)
+  end
+  return util.safe(function()
     local a = M.plan.select_alt(dev:alts(), dev:alt())
     if not a.layout then util.raise("the current alt setting has no memory layout", "USAGE") end
     local sectors = M.plan.sectors(a.layout)
@@ -129,10 +163,10 @@ function helpers.erase_range(dev, addr, len, progress)
     end
     flash.erase(dev, list, progress, { erased = {} })
     return list
-  end)
+  end)()
 end
 
---- dev:family() -> the family knowledge table (scripts/stm32/families.lua)
+--- dev:family() -> the family descriptor (dfu.family)
 function helpers.family(dev)
   return M.family.of(dev)
 end

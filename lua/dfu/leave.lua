@@ -40,40 +40,10 @@ end
 -------------------------------------------------------------------------------------------
 -- Family knowledge
 
-local bug_tables
-
---- The jump-bug tables: scripts/stm32/jump_bugs.lua on the recipe path, keyed by family name.
-function M.jump_bugs()
-  if bug_tables then return bug_tables end
-  bug_tables = {}
-  for _, dir in ipairs(package.dfush_scripts or {}) do
-    local chunk = loadfile(dir .. "/stm32/jump_bugs.lua", "t", {})
-    if chunk then
-      local ok, t = util.pcall(chunk)
-      if ok and type(t) == "table" then
-        bug_tables = t
-        return bug_tables
-      end
-    end
-  end
-  local ok, t = util.pcall(require, "stm32.jump_bugs")
-  if ok and type(t) == "table" then bug_tables = t end
-  return bug_tables
-end
-
---- For tests: replace the jump-bug tables.
-function M.set_jump_bugs(t) bug_tables = t end
-
---- Known jump bugs of this family's ROM with this bootloader ID (a list, maybe empty).
+--- Known jump bugs of this family's ROM with this bootloader ID (a list, maybe empty): the
+--- family descriptor's known_bugs (dfu.family).
 function M.bugs(fam, rom_id)
-  local out = {}
-  if not (fam and fam.name and rom_id) then return out end
-  for _, b in ipairs(M.jump_bugs()[fam.name] or {}) do
-    for _, id in ipairs(b.ids) do
-      if id == rom_id then out[#out + 1] = b end
-    end
-  end
-  return out
+  return require("dfu.family").bugs(fam, rom_id)
 end
 
 --- RAM blocks {{start, end}} of the family (end = one past the last byte).

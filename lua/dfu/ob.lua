@@ -1,5 +1,5 @@
 -- Option bytes over DfuSe (protocol.md 6, design.md 7): read the exact block of the
--- "@Option Bytes" alt, decode it by name with the family codec (scripts/stm32/ob_*.lua),
+-- option-byte alt, decode it by name with the codec the family descriptor names (dfu.family),
 -- change fields by read-modify-write, write the whole block, ride out the reset that follows,
 -- re-read and verify; read-unprotect with a check that the flash really is erased; and the
 -- protection checks the flash job runs before it erases anything.
@@ -8,15 +8,15 @@
 -- level 0 (or back to 0, which erases the flash) needs opts.force; unknown fields and values
 -- out of range are usage errors. Reserved bits and bytes are carried over byte for byte.
 --
--- The functions raise dfu.Error; the exported ones (read, decode, set, unprotect,
--- protected_sectors) return nil, msg, code, err instead, like the primitives.
+-- The functions raise dfu.Error; the façade (require "dfu") gives read, decode, set,
+-- unprotect and protected_sectors as nil, msg, code, err, like the primitives.
 local util = require "dfu.util"
 local plan_mod = require "dfu.plan"
+local family_mod = require "dfu.family"
 
 local M = {}
 local hex = util.hex
 
-M.CODECS = { "stm32.ob_f4", "stm32.ob_h7" }
 M.REENUM_MS = 30000     -- after an option-byte write: program, reset, enumerate
 M.UNPROTECT_MS = 60000  -- after READ_UNPROTECT: mass erase (F405: up to ~32 s), reset, enumerate
 
@@ -26,17 +26,17 @@ M.RDP_HINT = "read protection is active (read-out protection, RDP level 1): the 
 
 -- ---- codecs ----
 
-local codecs
-
---- All known codecs (loaded once).
+--- All known codecs: the option_bytes modules of the family descriptors (dfu.family).
 function M.codecs()
-  if codecs then return codecs end
-  codecs = {}
-  for _, name in ipairs(M.CODECS) do
-    local ok, c = util.pcall(util.require_script, name)
-    if ok and type(c) == "table" then codecs[#codecs + 1] = c end
+  local out, seen = {}, {}
+  for _, f in ipairs(family_mod.tables()) do
+    local c = f.option_bytes and family_mod.module(f.option_bytes)
+    if type(c) == "table" and not seen[c] then
+      seen[c] = true
+      out[#out + 1] = c
+    end
   end
-  return codecs
+  return out
 end
 
 --- The codec for a block at address of size bytes, or nil.
@@ -161,19 +161,20 @@ function M.find(dev)
   if not dev:info().dfuse then
     util.raise("this device is not a DfuSe device: it has no option bytes", "USAGE")
   end
-  for _, a in ipairs(dev:alts()) do
-    local l = a.layout
-    if l and l.name and l.name:lower():find("option bytes", 1, true) == 1 and l.runs[1] then
-      local r = l.runs[1]
-      local c = M.codec_for(r.address, r.size * r.count)
-      if not c then
-        util.raise(string.format("no option-byte decoder for %s (%d bytes at %s); known: %s",
-          plan_mod.alt_label(a), r.size * r.count, hex(r.address), M.known()), "USAGE")
-      end
-      return a, c
-    end
+  local fam = family_mod.of(dev)
+  local a = family_mod.alt_with_role(fam, dev:alts(), "option_bytes")
+  if not (a and a.layout.runs[1]) then
+    util.raise("the device has no option-byte alt setting", "USAGE")
   end
-  util.raise("the device has no \"@Option Bytes\" alt setting", "USAGE")
+  local r = a.layout.runs[1]
+  local own = fam.option_bytes and family_mod.module(fam.option_bytes)
+  local c = (type(own) == "table" and own.address == r.address and own.size == r.size * r.count and own)
+    or M.codec_for(r.address, r.size * r.count)
+  if not c then
+    util.raise(string.format("no option-byte decoder for %s (%d bytes at %s); known: %s",
+      plan_mod.alt_label(a), r.size * r.count, hex(r.address), M.known()), "USAGE")
+  end
+  return a, c
 end
 
 function M.known()
@@ -540,7 +541,9 @@ function M.apply(dev, c, opts)
 end
 
 --- Read, change, confirm (opts.confirm(prepared) -> bool), write, verify.
-function M.set_raising(dev, changes, opts)
+--- dfu.ob.set(dev, {RDP=..., WRP={0,1}, ...}, {force=, permanently_lock_device=, confirm=fn,
+--- log=fn, reenumerate_ms=}) -> report
+function M.set(dev, changes, opts)
   opts = opts or {}
   local c = M.prepare(dev, changes, opts)
   if c.old ~= c.new and opts.confirm and not opts.confirm(c) then
@@ -554,11 +557,8 @@ end
 --- Read the whole flash alt and check it is erased. Returns true or the first address that
 --- is not 0xFF, plus the size read.
 function M.flash_erased(dev, progress)
-  local a
-  for _, x in ipairs(dev:alts()) do
-    if x.layout and x.layout.name:lower():find("internal flash", 1, true) == 1 then a = x break end
-  end
-  if not a then return nil, "no \"@Internal Flash\" alt setting" end
+  local a = family_mod.alt_with_role(family_mod.of(dev), dev:alts(), "flash")
+  if not a then return nil, "the device has no flash alt setting" end
   local chunk = require("dfu.flash").transfer_size(dev) * 16
   local total = 0
   for _, r in ipairs(a.layout.runs) do total = total + r.count * r.size end
@@ -592,7 +592,7 @@ end
 
 --- READ_UNPROTECT: RDP to level 0 with a full flash erase; wait for the device; check level 0
 --- and an erased flash by reading. Raises on failure.
-function M.unprotect_raising(dev, opts)
+function M.unprotect(dev, opts)
   opts = opts or {}
   local log = opts.log or function() end
   local t0 = dev:now()
@@ -639,16 +639,15 @@ end
 
 -- ---- write protection for the flash job ----
 
---- Sectors of layout (default: the device's "@Internal Flash" layout) that are
+--- Sectors of layout (default: the layout of the device's flash alt) that are
 --- write-protected: {{index=, address=, size=}...}, plus a list of sectors whose
 --- protection the option bytes do not show (H7 bank 2). d: decoded option bytes (read when nil).
-function M.protected_raising(dev, layout, d)
+function M.protected_sectors(dev, layout, d)
   d = d or M.read_decoded(dev)
   local w = d.codec.wrp
   if not layout then
-    for _, x in ipairs(dev:alts()) do
-      if x.layout and x.layout.name:lower():find("internal flash", 1, true) == 1 then layout = x.layout break end
-    end
+    local a = family_mod.alt_with_role(family_mod.of(dev), dev:alts(), "flash")
+    layout = a and a.layout
   end
   local out, unknown = {}, {}
   if not (w and layout) then return out, unknown end
@@ -665,10 +664,6 @@ function M.protected_raising(dev, layout, d)
   return out, unknown
 end
 
-local function is_flash(part)
-  return part.layout and part.layout.name and part.layout.name:lower():find("internal flash", 1, true) == 1
-end
-
 --- Before a flash job erases anything: refuse when read protection is active (exit 1) or
 --- when a sector the job erases or writes is write-protected (exit 2). Devices without a
 --- known option-byte block are not checked.
@@ -677,7 +672,8 @@ end
 function M.check_plan(dev, plan, _log, read)
   local want
   for _, part in ipairs(plan.parts) do
-    if part.role == "flash" or (part.role == nil and is_flash(part)) then want = part break end
+    local role = part.role or family_mod.role(family_mod.of(dev), part)
+    if role == "flash" then want = part break end
   end
   if not want then return end
   local okf, _, codec = pcall(M.find, dev)
@@ -697,7 +693,7 @@ function M.check_plan(dev, plan, _log, read)
     util.raise(string.format("flash: %s (RDP 0x%02X); nothing was erased", M.RDP_HINT, d.rdp.value), "PROTECTED",
       { phase = "protection check" })
   end
-  local prot = M.protected_raising(dev, want.layout, d)
+  local prot = M.protected_sectors(dev, want.layout, d)
   if #prot == 0 then return end
   local touched, seen = {}, {}
   local function touch(addr, stop)
@@ -826,40 +822,23 @@ function M.ask(stream, question)
   return a ~= nil and (a:match("^%s*[yY]") ~= nil)
 end
 
--- ---- the Lua API (nil, msg, code, err on failure) ----
-
-local function wrap(fn)
-  return function(...)
-    local r = table.pack(pcall(fn, ...))
-    if r[1] then return table.unpack(r, 2, r.n) end
-    local e = r[2]
-    if util.is_error(e) then return nil, e.msg, e.code, e end
-    return nil, tostring(e), "ERROR"
-  end
-end
+-- ---- the Lua API (raising; require "dfu" gives the nil, msg, code forms) ----
 
 --- dfu.ob.read(dev) -> raw block, decoded table
-M.read = wrap(function(dev)
+function M.read(dev)
   local d = M.read_decoded(dev)
   return d.raw_bytes, d
-end)
+end
 
 --- dfu.ob.decode(raw [, codec | family name]) -> decoded table
-M.decode = wrap(function(raw, codec)
+function M.decode(raw, codec)
+  if type(raw) ~= "string" then
+    error("bad argument #1 to 'decode' (string expected, got " .. type(raw) .. ")", 2)
+  end
   if type(codec) == "string" then
     for _, c in ipairs(M.codecs()) do if c.name == codec then codec = c end end
   end
   return M.decode_raw(raw, type(codec) == "table" and codec or nil)
-end)
-
---- dfu.ob.set(dev, {RDP=..., WRP={0,1}, ...}, {force=, permanently_lock_device=, confirm=fn,
---- log=fn, reenumerate_ms=}) -> report
-M.set = wrap(M.set_raising)
-
---- dfu.ob.unprotect(dev [, opts]) -> report (level 0, flash erased, verified by reading)
-M.unprotect = wrap(M.unprotect_raising)
-
---- dfu.ob.protected_sectors(dev [, layout]) -> {{index=, address=, size=}...}, unknown
-M.protected_sectors = wrap(M.protected_raising)
+end
 
 return M

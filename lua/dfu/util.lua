@@ -27,6 +27,25 @@ function M.pcall(f, ...)
   return table.unpack(r, 1, r.n)
 end
 
+--- The nil, msg, code, err form of a function that raises dfu.Error (the cjson.safe
+--- pattern; the façade's one place for it). Anything else raised (a caller's mistake, a bug,
+--- Ctrl-C) propagates.
+function M.safe(fn)
+  return function(...)
+    local r = table.pack(pcall(fn, ...))
+    if r[1] then return table.unpack(r, 2, r.n) end
+    if M.is_error(r[2]) then return nil, r[2].msg, r[2].code, r[2] end
+    error(r[2], 0)
+  end
+end
+
+--- A view of module mod whose functions named in names are in their safe form (M.safe).
+function M.safe_module(mod, names)
+  local t = {}
+  for _, n in ipairs(names) do t[n] = M.safe(mod[n]) end
+  return setmetatable(t, { __index = mod })
+end
+
 --- Make a dfu.Error table. `fields` may add status=, state=, address=, file=, hint= ...
 function M.error_new(msg, code, fields)
   local e = setmetatable({}, Error)

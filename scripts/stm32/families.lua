@@ -1,13 +1,19 @@
 -- STM32 ROM bootloader families: how to recognise each one over DFU and what the flashing
--- code must know about it. Data only; lua/dfu/family.lua does the matching.
+-- code must know about it. Data only; lua/dfu/family.lua finds this file (a vendor folder on
+-- the recipe path), documents the descriptor fields and does the matching.
 --
 -- Recognition uses what every ST ROM reports in its alternate-setting strings: the address
 -- of the "@Option Bytes" region is unique per family, and the flash layout confirms it.
 -- program_unit: bytes the flash programs at once; images are padded to it with 0xFF and
 -- each unit is written once per erase.
+-- The alt settings' names in ST's ROMs, which give each alt its role.
+local ALTS = { flash = "Internal Flash", option_bytes = "Option Bytes", otp = "OTP Memory",
+               feature = "Device Feature" }
+
 return {
   {
     name = "STM32H74x/75x",
+    alts = ALTS,
     match = { vid = 0x0483, pid = 0xdf11, option_bytes = 0x5200201C, flash = 0x08000000 },
     -- A 256-bit flash word is programmed once per erase; a second write to it is errPROG.
     program_unit = 32,
@@ -18,16 +24,35 @@ return {
     -- ROM start-up after reset and USB connection time (AN2606 tables "bootloader startup
     -- timings" and "USB connection timing"): how long a ROM that reset takes to re-enumerate.
     rom_startup_ms = 54, usb_connect_ms = 54,
-    -- The ROM versions with leave/jump bugs are in scripts/stm32/jump_bugs.lua.
+    -- the option-byte codec (scripts/stm32/ob_h7.lua), used by dfu.ob
+    option_bytes = "stm32.ob_h7",
+    -- Known bugs by bootloader ID; dfu.leave plans around them. kind "sp_margin": a jump fails
+    -- when the application's initial SP is above (end of its RAM block - margin), a leave
+    -- that makes the ROM reset the chip is unaffected; "go_broken": no jump works, only the
+    -- reset path starts the application; "side_effect": the application starts, with the
+    -- quirk in text. summary is what dfush info shows.
     known_bugs = {
-      [0x90] = "jump fails when the application's initial SP > RAM end - 16 (AN2606 V9.0-V9.2)",
-      [0x91] = "jump fails when the application's initial SP > RAM end - 16 (AN2606 V9.0-V9.2)",
-      [0x92] = "jump fails when the application's initial SP > RAM end - 16 (AN2606 V9.0-V9.2)",
-      [0xD2] = "the Go command (leave DFU) does not work (AN2606 V13.2)",
+      {
+        ids = { 0x90, 0x91, 0x92 }, version = "V9.0-V9.2", kind = "sp_margin", margin = 16,
+        cite = "AN2606 H74x/75x V9.0-V9.2",
+        summary = "jump fails when the application's initial SP > RAM end - 16 (AN2606 V9.0-V9.2)",
+        text = "Jump issue on some application: application stack pointer must be lower than " ..
+          "(RAM end @ - 16 bytes) to guarantee it is working",
+        source = "AN2606, STM32H74xxx/75xxx bootloader versions table, known limitations of V9.0, V9.1 " ..
+          "and V9.2",
+      },
+      {
+        ids = { 0xD2 }, version = "V13.2", kind = "go_broken", cite = "AN2606 H74x/75x V13.2",
+        summary = "the Go command (leave DFU) does not work (AN2606 V13.2)",
+        text = "Go command is not working",
+        source = "AN2606, STM32H74xxx/75xxx bootloader versions table, known limitations of V13.2 " ..
+          "(rev Y; fixed in V13.3)",
+      },
     },
   },
   {
     name = "STM32F40x/41x",
+    alts = ALTS,
     match = { vid = 0x0483, pid = 0xdf11, option_bytes = 0x1FFFC000, flash = 0x08000000 },
     -- AN2606 4.6: writes on F2/F4 must be 4-byte aligned with a length multiple of 4.
     program_unit = 4,
@@ -37,6 +62,13 @@ return {
     -- "@Device Feature" byte: flash parallelism, 0x00 = x8 (ROM default), 0x03 = x32
     -- (x32 needs a 2.7-3.6 V supply).
     device_feature = { address = 0xFFFF0000, x8 = 0x00, x32 = 0x03 },
-    known_bugs = {},
+    option_bytes = "stm32.ob_f4",
+    known_bugs = {
+      {
+        ids = { 0x30, 0x31, 0x90 }, version = "V3.x, V9.0", kind = "side_effect", cite = "AN2606 F40x/41x",
+        text = "the Go command resets RCC AHB1ENR to 0: CCM RAM is not enabled when the application starts",
+        source = "AN2606, STM32F40xxx/41xxx bootloader versions tables, known limitations",
+      },
+    },
   },
 }
