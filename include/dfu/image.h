@@ -140,7 +140,11 @@ int dfu_image_write(const dfu_image *img, enum dfu_format fmt, struct dfu_write_
 /** Output format for a file name: .bin, .hex/.ihex, .s19/.srec/.s28/.s37/.mot, .dfu (case
  *  insensitive); DFU_FMT_UNKNOWN otherwise. */
 enum dfu_format dfu_format_from_ext(const char *path);
-/** Format by extension: .bin .hex .s19/.srec .dfu; writes the file. */
+/** Format by extension: .bin .hex .s19/.srec .dfu; writes the file. The new contents go to a
+ *  temporary file in the same directory that is renamed over @path once written and synced, so
+ *  a failed save (DFU_E_IO naming @path and the system error, err->sys = errno) leaves an
+ *  existing file as it was and no temporary behind. A new file gets 0666 less the umask; a file
+ *  that is replaced keeps its permission bits. A symlink at @path is replaced, not followed. */
 int dfu_image_save(const dfu_image *img, const char *path, struct dfu_write_opts *opts,
                    struct dfu_err *err);
 
