@@ -89,8 +89,17 @@ struct dfu_load_opts {
     const char *name; /* file name used in messages */
 };
 
-/** Detect the format from content and parse. A raw binary needs opts->has_base. Errors name
- *  the file and the line (text) or offset (binary). */
+/* The largest file dfu_image_load() reads: 256 MiB, far above any flash it could go to (the
+ * biggest STM32 parts have a few MiB), so that a mistaken path (a disk image, a growing log)
+ * is refused instead of being read into memory. */
+#define DFU_IMAGE_MAX_FILE (256u * 1024 * 1024)
+
+/** Read the file at @path, detect the format from content and parse. A raw binary needs
+ *  opts->has_base. Only regular files of at most DFU_IMAGE_MAX_FILE bytes are read: anything
+ *  else (a device, a FIFO, a directory) is DFU_E_INVALID "PATH: not a regular file (a
+ *  directory); ...", a larger file DFU_E_FORMAT; neither is read nor waited on. A file that
+ *  cannot be opened or read is DFU_E_IO with err->sys = errno. Parse errors name the file and
+ *  the line (text) or offset (binary). */
 int dfu_image_load(const char *path, const struct dfu_load_opts *opts, dfu_image **out,
                    struct dfu_err *err);
 int dfu_image_parse(const uint8_t *buf, size_t len, const struct dfu_load_opts *opts,
