@@ -77,6 +77,52 @@ static int test_ihex_errors(void)
     return f;
 }
 
+/* Start address records that disagree, and extended address records with an address field
+ * other than 0000, are refused naming the lines; repeats that agree are accepted. */
+static int test_ihex_strict(void)
+{
+    dfu_image *img;
+    struct dfu_err e;
+    int f = 0;
+
+    f |= expect_msg(":020000040800F2\n:0400000001020304F2\n:0400000508000001EE\n"
+                    ":0400000508000101ED\n:00000001FF\n",
+                    "t.hex:4: start address 0x08000101 disagrees with the one on line 3 "
+                    "(0x08000001)",
+                    4);
+    /* CS:IP 0000:8001 is 0x00008001 */
+    f |= expect_msg(":040000030000800178\n:0400000508000101ED\n:00000001FF\n",
+                    "t.hex:2: start address 0x08000101 disagrees with the one on line 1 "
+                    "(0x00008001)",
+                    2);
+    f |= expect_msg(":020010040800E2\n:0400000001020304F2\n:00000001FF\n",
+                    "t.hex:1: type 04 record with address field 0010 (must be 0000)", 1);
+    f |= expect_msg(":020000040800F2\n:020001041000E9\n:00000001FF\n",
+                    "t.hex:2: type 04 record with address field 0001 (must be 0000)", 2);
+    f |= expect_msg(":020010021000DC\n:00000001FF\n",
+                    "t.hex:1: type 02 record with address field 0010 (must be 0000)", 1);
+    if (f)
+        return f;
+
+    /* the same start address again, also once as CS:IP and once linear, is fine */
+    T_OK(parse(":020000040800F2\n:0400000001020304F2\n:0400000508000001EE\n"
+               ":0400000508000001EE\n:00000001FF\n",
+               "t.hex", &img, &e),
+         e);
+    T_EQ_INT(dfu_image_entry(img), 0x08000001);
+    dfu_image_free(img);
+    T_OK(parse(":040000030000800178\n:040000050000800176\n:00000001FF\n", "t.hex", &img, &e), e);
+    T_ASSERT(dfu_image_has_entry(img));
+    T_EQ_INT(dfu_image_entry(img), 0x8001);
+    dfu_image_free(img);
+    /* only the end record: an empty image (dfush image info shows it; flash refuses it) */
+    T_OK(parse(":00000001FF\n", "t.hex", &img, &e), e);
+    T_EQ_INT(dfu_image_count(img), 0);
+    T_EQ_INT(dfu_image_size(img), 0);
+    dfu_image_free(img);
+    return 0;
+}
+
 static int test_ihex_overlap(void)
 {
     dfu_image *img;
@@ -494,6 +540,7 @@ static int test_ihex_byte_flips(void)
 
 static const struct t_case cases[] = {
     {"ihex_errors", test_ihex_errors},
+    {"ihex_strict", test_ihex_strict},
     {"ihex_overlap", test_ihex_overlap},
     {"ihex_variants", test_ihex_variants},
     {"srec_errors", test_srec_errors},

@@ -99,3 +99,61 @@ describe("input files", function()
     assert.are.equal("INVALID", code)
   end)
 end)
+
+describe("Intel HEX input", function()
+  after_each(helper.cleanup)
+
+  local EMPTY = ":00000001FF\n"
+  -- two start address records that disagree (lines 3 and 4)
+  local TWO_STARTS = ":020000040800F2\n:0400000001020304F2\n:0400000508000001EE\n" ..
+    ":0400000508000101ED\n:00000001FF\n"
+  -- an extended linear address record with address field 0010
+  local EXT_ADDR = ":020010040800E2\n:0400000001020304F2\n:00000001FF\n"
+
+  for runner, run in pairs(support.runners()) do
+    describe("(" .. runner .. ")", function()
+      for _, cmd in ipairs({ "flash", "verify" }) do
+        it(cmd .. " refuses an image that contains no data, before touching the device", function()
+          local file = helper.writefile(support.tmp(".hex"), EMPTY)
+          local dev, _, events = support.simdev("stm32h753")
+          local r = run({ "-d", dev, cmd, file })
+          assert.are.equal(2, r.code, r.stderr)
+          assert.matches(file .. ": the image contains no data", r.stderr, 1, true)
+          assert.not_matches("traceback", r.stderr, 1, true)
+          assert.are.same({}, support.events_file(events))
+          r = run({ "-d", dev, "--json", cmd, helper.fixture("h7_seed.hex"), file })
+          assert.are.equal(2, r.code, r.stderr)
+          local j = assert(support.json.decode(r.stdout))
+          assert.are.equal("FORMAT", j.error.code)
+          assert.matches("contains no data", j.error.message, 1, true)
+        end)
+      end
+
+      it("image info still shows an image without data", function()
+        local file = helper.writefile(support.tmp(".hex"), EMPTY)
+        local r = run({ "image", "info", file, "--json" })
+        assert.are.equal(0, r.code, r.stderr)
+        local j = assert(support.json.decode(r.stdout))
+        assert.are.equal("ihex", j.format)
+        assert.are.same({}, j.segments)
+      end)
+
+      it("refuses start addresses that disagree, naming both lines", function()
+        local file = helper.writefile(support.tmp(".hex"), TWO_STARTS)
+        for _, args in ipairs({ { "image", "info", file }, { "-d", "sim:stm32h753", "flash", file } }) do
+          local r = run(args)
+          assert.are.equal(2, r.code, r.stderr)
+          assert.matches(file .. ":4: start address 0x08000101 disagrees with the one on line 3 (0x08000001)",
+            r.stderr, 1, true)
+        end
+      end)
+
+      it("refuses an extended address record whose address field is not 0000", function()
+        local file = helper.writefile(support.tmp(".hex"), EXT_ADDR)
+        local r = run({ "-d", "sim:stm32h753", "flash", file })
+        assert.are.equal(2, r.code, r.stderr)
+        assert.matches(file .. ":1: type 04 record with address field 0010 (must be 0000)", r.stderr, 1, true)
+      end)
+    end)
+  end
+end)
