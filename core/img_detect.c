@@ -1,8 +1,11 @@
 /* Format detection from content (never from the file name), and loading files. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "img_internal.h"
 
@@ -58,49 +61,126 @@ int dfu_image_parse(const uint8_t *buf, size_t len, const struct dfu_load_opts *
     return dfu_image_parse_bin(buf, len, opts->base, name, out, err);
 }
 
+/* What a file that is not a regular file is, for messages. */
+static const char *file_kind(mode_t m)
+{
+    if (S_ISDIR(m))
+        return "a directory";
+    if (S_ISCHR(m))
+        return "a character device";
+    if (S_ISBLK(m))
+        return "a block device";
+    if (S_ISFIFO(m))
+        return "a FIFO";
+    if (S_ISSOCK(m))
+        return "a socket";
+    return "a special file";
+}
+
+/* Refuse anything but a regular file of at most DFU_IMAGE_MAX_FILE bytes. */
+static int check_file(const char *path, const struct stat *st, struct dfu_err *err)
+{
+    if (!S_ISREG(st->st_mode))
+        return dfu_err_set(err, DFU_E_INVALID, "%s: not a regular file (%s); give an image file",
+                           path, file_kind(st->st_mode));
+    if (st->st_size > (off_t)DFU_IMAGE_MAX_FILE)
+        return dfu_err_set(err, DFU_E_FORMAT,
+                           "%s: %lld bytes, over the %u MiB limit for an image file", path,
+                           (long long)st->st_size, DFU_IMAGE_MAX_FILE >> 20);
+    return 0;
+}
+
+/* Read the whole of the regular file @fd (@size bytes when it was opened) into a malloc'd
+ * buffer; a file that grows past DFU_IMAGE_MAX_FILE while it is read is refused. */
+static int read_file(int fd, const char *path, size_t size, uint8_t **out, size_t *outlen,
+                     struct dfu_err *err)
+{
+    size_t cap = size + 1, len = 0; /* room to see the end of the file without growing */
+    uint8_t *buf = malloc(cap);
+    int rc = 0;
+
+    while (buf != NULL) {
+        if (len == cap) {
+            if (cap > DFU_IMAGE_MAX_FILE) {
+                rc = dfu_err_set(err, DFU_E_FORMAT,
+                                 "%s: over the %u MiB limit for an image file (it grew while "
+                                 "being read)",
+                                 path, DFU_IMAGE_MAX_FILE >> 20);
+                break;
+            }
+            size_t nc = cap < DFU_IMAGE_MAX_FILE / 2 ? cap * 2 : (size_t)DFU_IMAGE_MAX_FILE + 1;
+            uint8_t *p = realloc(buf, nc);
+            if (p == NULL)
+                break;
+            buf = p;
+            cap = nc;
+        }
+        ssize_t r = read(fd, buf + len, cap - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            if (err != NULL)
+                err->sys = e;
+            rc = dfu_err_set(err, DFU_E_IO, "%s: %s", path, strerror(e));
+            break;
+        }
+        if (r == 0) {
+            *out = buf;
+            *outlen = len;
+            return 0;
+        }
+        len += (size_t)r;
+    }
+    free(buf);
+    return rc != 0 ? rc : dfu_err_set(err, DFU_E_NOMEM, "%s: out of memory", path);
+}
+
 int dfu_image_load(const char *path, const struct dfu_load_opts *opts, dfu_image **out,
                    struct dfu_err *err)
 {
     struct dfu_load_opts o = {0};
+    struct stat st;
     uint8_t *buf = NULL;
-    size_t len = 0, cap = 0;
-    int e;
+    size_t len = 0;
+    int fd, rc, e;
 
     *out = NULL;
     if (opts != NULL)
         o = *opts;
     if (o.name == NULL)
         o.name = path;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
+    /* Look before opening, so that a device is never opened at all; look again at what was
+     * opened, in case the name now points elsewhere. O_NONBLOCK: opening a FIFO does not wait
+     * for a writer (it is refused right after). */
+    if (stat(path, &st) != 0) {
         e = errno;
         goto ioerr;
     }
-    for (;;) {
-        if (len == cap) {
-            size_t nc = cap ? cap * 2 : 64 * 1024;
-            uint8_t *p = realloc(buf, nc);
-            if (p == NULL) {
-                fclose(f);
-                free(buf);
-                return dfu_err_set(err, DFU_E_NOMEM, "%s: out of memory", path);
-            }
-            buf = p;
-            cap = nc;
-        }
-        size_t r = fread(buf + len, 1, cap - len, f);
-        len += r;
-        if (r == 0)
-            break;
-    }
-    if (ferror(f)) {
+    rc = check_file(path, &st, err);
+    if (rc != 0)
+        return rc;
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
         e = errno;
-        fclose(f);
-        free(buf);
         goto ioerr;
     }
-    fclose(f);
-    int rc = dfu_image_parse(buf, len, &o, out, err);
+    if (fstat(fd, &st) != 0) {
+        e = errno;
+        close(fd);
+        goto ioerr;
+    }
+    rc = check_file(path, &st, err);
+    if (rc == 0) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl != -1)
+            fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+        rc = read_file(fd, path, (size_t)st.st_size, &buf, &len, err);
+    }
+    close(fd);
+    if (rc != 0)
+        return rc;
+    rc = dfu_image_parse(buf, len, &o, out, err);
     free(buf);
     return rc;
 ioerr:

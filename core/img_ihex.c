@@ -1,6 +1,8 @@
 /*
  * Intel HEX reader: record types 00-05, CR/LF or LF line ends, upper or lower case digits, any
- * record order. Every check has its own message naming the line.
+ * record order. Every check has its own message naming the line. Extended address records (02,
+ * 04) must have the address field 0000, and start address records (03, 05) may repeat only with
+ * the same address.
  */
 #include <string.h>
 
@@ -46,6 +48,7 @@ int dfu_image_parse_ihex(const uint8_t *buf, size_t len, const char *name, dfu_i
     uint32_t base = 0;
     int seen_eof = 0, has_entry = 0;
     uint32_t entry = 0;
+    unsigned entry_line = 0;
     uint8_t b[5 + 255];
     int rc;
 
@@ -138,21 +141,40 @@ int dfu_image_parse_ihex(const uint8_t *buf, size_t len, const char *name, dfu_i
                                    type, ll);
                 goto fail;
             }
+            if (off != 0) {
+                rc = dfui_err_line(err, name, line,
+                                   "type %02X record with address field %04X (must be 0000)", type,
+                                   off);
+                goto fail;
+            }
             base = (uint32_t)(d[0] << 8 | d[1]) << (type == 0x02 ? 4 : 16);
             break;
         case 0x03:
-        case 0x05:
+        case 0x05: {
             if (ll != 4) {
                 rc = dfui_err_line(err, name, line, "type %02X record needs 4 data bytes, has %u",
                                    type, ll);
                 goto fail;
             }
+            uint32_t a;
             if (type == 0x03) /* CS:IP, real-mode segment:offset */
-                entry = ((uint32_t)(d[0] << 8 | d[1]) << 4) + (uint32_t)(d[2] << 8 | d[3]);
+                a = ((uint32_t)(d[0] << 8 | d[1]) << 4) + (uint32_t)(d[2] << 8 | d[3]);
             else
-                entry = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
+                a = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
+            /* a repeat that agrees is harmless; two different entry points are a broken file */
+            if (has_entry && a != entry) {
+                rc = dfui_err_line(err, name, line,
+                                   "start address 0x%08x disagrees with the one on line %u "
+                                   "(0x%08x)",
+                                   (unsigned)a, entry_line, (unsigned)entry);
+                goto fail;
+            }
+            if (!has_entry)
+                entry_line = line;
+            entry = a;
             has_entry = 1;
             break;
+        }
         default:
             rc = dfui_err_line(err, name, line, "unknown record type 0x%02x", type);
             goto fail;

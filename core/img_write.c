@@ -1,8 +1,12 @@
 /* Writer dispatch, output buffers, and saving an image to a file chosen by its extension. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "img_internal.h"
 
@@ -110,6 +114,145 @@ enum dfu_format dfu_format_from_ext(const char *path)
     return DFU_FMT_UNKNOWN;
 }
 
+/* ---- saving: a temporary file next to the destination, renamed over it when complete ---- */
+
+/* Set err->sys and an I/O error "PATH: WHAT: strerror". */
+static int save_err(struct dfu_err *err, const char *path, const char *what, int e)
+{
+    if (err != NULL)
+        err->sys = e;
+    return dfu_err_set(err, DFU_E_IO, "%s: %s: %s", path, what, strerror(e));
+}
+
+/* Create a new file "DIR/.NAME.XXXXXX" next to @path: a fresh name each try, O_EXCL so that
+ * nothing already there (a file, a symlink planted by someone else) is opened, mode 0666 less
+ * the umask. Returns the descriptor and the malloc'd name in *@tmp, or -1 with errno set. */
+static int open_temp(const char *path, char **tmp)
+{
+    static const char digits[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    static unsigned long counter;
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash != NULL ? (size_t)(slash - path) + 1 : 0;
+    size_t baselen = strlen(path + dirlen);
+    struct timespec ts = {0, 0};
+
+    if (baselen > 200)
+        baselen = 200; /* room for the suffix within NAME_MAX */
+    char *t = malloc(dirlen + baselen + 10);
+    if (t == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    memcpy(t, path, dirlen);
+    t[dirlen] = '.';
+    memcpy(t + dirlen + 1, path + dirlen, baselen);
+    char *x = t + dirlen + 1 + baselen;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t seed = (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 30 ^ (uint64_t)getpid() << 20;
+    for (int tries = 0; tries < 100; tries++) {
+        uint64_t v = seed + ++counter * 0x9E3779B97F4A7C15u; /* splitmix64 */
+        v = (v ^ (v >> 30)) * 0xBF58476D1CE4E5B9u;
+        v = (v ^ (v >> 27)) * 0x94D049BB133111EBu;
+        v ^= v >> 31;
+        x[0] = '.';
+        for (int i = 1; i <= 6; i++, v /= sizeof digits - 1)
+            x[i] = digits[v % (sizeof digits - 1)];
+        x[7] = '\0';
+        int fd = open(t, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (fd >= 0) {
+            *tmp = t;
+            return fd;
+        }
+        if (errno != EEXIST)
+            break;
+    }
+    int e = errno;
+    free(t);
+    errno = e;
+    return -1;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Flush a directory entry change to disk where the system allows it; errors are ignored (some
+ * file systems cannot sync a directory, and the rename itself has already happened). */
+static void sync_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = NULL;
+    int fd;
+
+    if (slash == NULL) {
+        fd = open(".", O_RDONLY | O_CLOEXEC);
+    } else {
+        size_t n = slash == path ? 1 : (size_t)(slash - path);
+        dir = malloc(n + 1);
+        if (dir == NULL)
+            return;
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+        fd = open(dir, O_RDONLY | O_CLOEXEC);
+        free(dir);
+    }
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* Replace @path with @len bytes of @buf, atomically: the old file stays as it was unless the
+ * new one is complete and on disk. An existing file's permission bits carry over. */
+static int save_file(const char *path, const uint8_t *buf, size_t len, struct dfu_err *err)
+{
+    struct stat st;
+    char *tmp = NULL;
+    const char *what;
+    int e;
+
+    int fd = open_temp(path, &tmp);
+    if (fd < 0)
+        return save_err(err, path, "cannot create a file in its directory", errno);
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && fchmod(fd, st.st_mode & 0777) != 0) {
+        what = "cannot set the permissions";
+        goto fail;
+    }
+    what = "write failed";
+    if (write_all(fd, buf, len) != 0 || fsync(fd) != 0)
+        goto fail;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        what = "cannot replace it";
+        goto fail;
+    }
+    free(tmp);
+    sync_dir(path);
+    return 0;
+fail:
+    e = errno;
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    free(tmp);
+    return save_err(err, path, what, e);
+}
+
 int dfu_image_save(const dfu_image *img, const char *path, struct dfu_write_opts *opts,
                    struct dfu_err *err)
 {
@@ -123,26 +266,7 @@ int dfu_image_save(const dfu_image *img, const char *path, struct dfu_write_opts
     int rc = dfu_image_write(img, fmt, opts, &buf, &len, err);
     if (rc != 0)
         return dfu_err_prefix(err, "%s", path);
-    FILE *f = fopen(path, "wb");
-    if (f == NULL) {
-        int e = errno;
-        free(buf);
-        if (err != NULL)
-            err->sys = e;
-        return dfu_err_set(err, DFU_E_IO, "%s: %s", path, strerror(e));
-    }
-    size_t w = fwrite(buf, 1, len, f);
-    int e = errno;
-    int bad = w != len || ferror(f);
-    if (fclose(f) != 0 && !bad) {
-        e = errno;
-        bad = 1;
-    }
+    rc = save_file(path, buf, len, err);
     free(buf);
-    if (bad) {
-        if (err != NULL)
-            err->sys = e;
-        return dfu_err_set(err, DFU_E_IO, "%s: write failed: %s", path, strerror(e));
-    }
-    return 0;
+    return rc;
 }

@@ -6,7 +6,11 @@
  * they reach the Lua on_log function only after the call has returned, so no Lua code (and no
  * raise) ever runs inside core or libusb frames.
  */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -1022,11 +1026,84 @@ static int mod_isatty(lua_State *L)
     return 1;
 }
 
+/* nil, "PATH: strerror", CODE for a directory that cannot be listed. */
+static int listdir_fail(lua_State *L, const char *path, int e)
+{
+    int code = e == ENOENT                 ? DFU_E_NOT_FOUND
+               : e == EACCES || e == EPERM ? DFU_E_ACCESS
+               : e == ENOTDIR              ? DFU_E_INVALID
+               : e == ENOMEM               ? DFU_E_NOMEM
+                                           : DFU_E_IO;
+
+    return dfulua_failmsg(L, code, lua_pushfstring(L, "%s: %s", path, strerror(e)));
+}
+
+/* core.listdir(path) -> array of the names in directory @path, without "." and "..", in no
+ * particular order; nil, msg, code when it cannot be listed. No shell is involved, so any
+ * character in @path is just a character. The names are gathered into a scratch box while the
+ * directory is open and only then pushed: a raise cannot leak the directory handle, and the box
+ * frees the names. */
+static int mod_listdir(lua_State *L)
+{
+    size_t used = 0, cap = 0;
+    lua_Integer count = 0;
+
+    if (lua_type(L, 1) != LUA_TSTRING)
+        return luaL_typeerror(L, 1, "string");
+    dfulua_checknargs(L, 1);
+    size_t plen;
+    const char *path = lua_tolstring(L, 1, &plen);
+    luaL_argcheck(L, strlen(path) == plen, 1, "path contains a NUL byte");
+    struct lbox *box = dfulua_newbox(L); /* [path box] */
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return listdir_fail(L, path, errno);
+    for (;;) {
+        errno = 0;
+        struct dirent *de = readdir(d);
+        if (de == NULL)
+            break;
+        const char *name = de->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            continue;
+        size_t len = strlen(name) + 1;
+        if (len > cap - used) {
+            size_t nc = cap != 0 ? cap : 4096;
+            while (nc - used < len)
+                nc *= 2;
+            char *p = realloc(box->mem, nc);
+            if (p == NULL) {
+                closedir(d);
+                return dfulua_failmsg(L, DFU_E_NOMEM, "out of memory");
+            }
+            box->mem = p;
+            cap = nc;
+        }
+        memcpy((char *)box->mem + used, name, len);
+        used += len;
+        count++;
+    }
+    int e = errno;
+    closedir(d);
+    if (e != 0)
+        return listdir_fail(L, path, e);
+    lua_createtable(L, count > INT_MAX ? INT_MAX : (int)count, 0); /* [path box t] */
+    const char *p = box->mem;
+    for (lua_Integer i = 1; i <= count; i++) {
+        lua_pushstring(L, p);
+        lua_rawseti(L, -2, i);
+        p += strlen(p) + 1;
+    }
+    dfulua_box_release(box);
+    return 1;
+}
+
 static const luaL_Reg mod_funcs[] = {
     {"hold_interrupts", mod_hold_interrupts},
     {"interrupted", mod_interrupted},
     {"isatty", mod_isatty},
     {"list", mod_list},
+    {"listdir", mod_listdir},
     {"open", mod_open},
     {"parse_layout", mod_parse_layout},
     {NULL, NULL},

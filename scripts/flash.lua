@@ -18,6 +18,7 @@ local function load_images(ctx, files)
         { file = path })
     end
     ctx:check_base(path, base, img)
+    util.need_data(img, path)
     list[#list + 1] = { path = path, image = img }
   end
   return list, deferred

@@ -20,6 +20,7 @@ Exits 0 when every byte matches, 1 naming the first address that differs.]],
       local img, msg, code = dfu.image.load(path, base and { base = base } or nil)
       if not img then util.raise(msg, code == "FORMAT" and "FORMAT" or "USAGE", { file = path }) end
       ctx:check_base(path, base, img)
+      util.need_data(img, path)
       images[#images + 1] = { path = path, image = img }
     end
     local dev <close> = ctx:open()

@@ -89,8 +89,17 @@ struct dfu_load_opts {
     const char *name; /* file name used in messages */
 };
 
-/** Detect the format from content and parse. A raw binary needs opts->has_base. Errors name
- *  the file and the line (text) or offset (binary). */
+/* The largest file dfu_image_load() reads: 256 MiB, far above any flash it could go to (the
+ * biggest STM32 parts have a few MiB), so that a mistaken path (a disk image, a growing log)
+ * is refused instead of being read into memory. */
+#define DFU_IMAGE_MAX_FILE (256u * 1024 * 1024)
+
+/** Read the file at @path, detect the format from content and parse. A raw binary needs
+ *  opts->has_base. Only regular files of at most DFU_IMAGE_MAX_FILE bytes are read: anything
+ *  else (a device, a FIFO, a directory) is DFU_E_INVALID "PATH: not a regular file (a
+ *  directory); ...", a larger file DFU_E_FORMAT; neither is read nor waited on. A file that
+ *  cannot be opened or read is DFU_E_IO with err->sys = errno. Parse errors name the file and
+ *  the line (text) or offset (binary). */
 int dfu_image_load(const char *path, const struct dfu_load_opts *opts, dfu_image **out,
                    struct dfu_err *err);
 int dfu_image_parse(const uint8_t *buf, size_t len, const struct dfu_load_opts *opts,
@@ -140,7 +149,11 @@ int dfu_image_write(const dfu_image *img, enum dfu_format fmt, struct dfu_write_
 /** Output format for a file name: .bin, .hex/.ihex, .s19/.srec/.s28/.s37/.mot, .dfu (case
  *  insensitive); DFU_FMT_UNKNOWN otherwise. */
 enum dfu_format dfu_format_from_ext(const char *path);
-/** Format by extension: .bin .hex .s19/.srec .dfu; writes the file. */
+/** Format by extension: .bin .hex .s19/.srec .dfu; writes the file. The new contents go to a
+ *  temporary file in the same directory that is renamed over @path once written and synced, so
+ *  a failed save (DFU_E_IO naming @path and the system error, err->sys = errno) leaves an
+ *  existing file as it was and no temporary behind. A new file gets 0666 less the umask; a file
+ *  that is replaced keeps its permission bits. A symlink at @path is replaced, not followed. */
 int dfu_image_save(const dfu_image *img, const char *path, struct dfu_write_opts *opts,
                    struct dfu_err *err);
 

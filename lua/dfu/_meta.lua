@@ -95,6 +95,14 @@ function core.hold_interrupts(on) end
 ---@return boolean
 function core.isatty(fd) end
 
+---Names in a directory, without "." and "..", in no particular order (no shell is involved:
+---any character in path is just a character). Raises if path is not a string or holds a NUL.
+---@param path string
+---@return string[]|nil names
+---@return string? msg "PATH: No such file or directory"
+---@return dfu.ErrCode? code NOT_FOUND, ACCESS, INVALID (not a directory), NOMEM or IO
+function core.listdir(path) end
+
 ---List DFU interfaces. With no argument, USB only; "sim:PROFILE..." lists that simulated device.
 ---@param devstr? string device string (design.md 2)
 ---@return dfu.DevInfo[]|nil infos

@@ -323,20 +323,20 @@ function M.find(name, dirs)
   end
 end
 
---- Names of the top-level recipes in the directories (for `dfush help`).
+--- Names of the top-level recipes in the directories (for `dfush help`). A directory that
+--- cannot be listed (missing, not a directory) is skipped.
 function M.list(dirs)
+  local core = require "dfu.core"
   local names, seen = {}, {}
   for _, d in ipairs(dirs) do
-    local pipe = io.popen('ls -1 "' .. d:gsub('"', '\\"') .. '" 2>/dev/null')
-    if pipe then
-      for f in pipe:lines() do
-        local n = f:match("^([%w_%-]+)%.lua$")
-        if n and not seen[n] then
-          seen[n] = true
-          names[#names + 1] = { name = n, path = d .. "/" .. f }
-        end
+    local files = core.listdir(d) or {}
+    table.sort(files)
+    for _, f in ipairs(files) do
+      local n = f:match("^([%w_%-]+)%.lua$")
+      if n and not seen[n] then
+        seen[n] = true
+        names[#names + 1] = { name = n, path = d .. "/" .. f }
       end
-      pipe:close()
     end
   end
   table.sort(names, function(a, b) return a.name < b.name end)

@@ -177,6 +177,17 @@ function M.require_script(name)
   return require(name)
 end
 
+--- Raise a FORMAT error (exit status 2) naming `path` when the image `img` holds no data at
+--- all (a HEX file with only its end record): commands that write or compare an image refuse
+--- it instead of reporting success for nothing. Returns img.
+function M.need_data(img, path)
+  if img:size() > 0 then return img end
+  for _, t in ipairs(img:targets() or {}) do
+    if t.image:size() > 0 then return img end
+  end
+  M.raise(string.format("%s: the image contains no data", path), "FORMAT", { file = path })
+end
+
 --- Split "file.bin@0x08000000" into path and base (integer or nil).
 --- A suffix that reads as a number but is not a 32-bit address is a usage error.
 function M.split_at(arg)

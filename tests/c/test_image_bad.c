@@ -2,8 +2,10 @@
  * Malformed input: every reader fails with DFU_E_FORMAT and a message naming the file and the
  * line or byte offset, or (where the format allows) parses a valid prefix. Never a crash.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dfu/image.h"
@@ -73,6 +75,52 @@ static int test_ihex_errors(void)
     f |= expect_msg(":03000004080000F1\n:00000001FF\n",
                     "t.hex:1: type 04 record needs 2 data bytes, has 3", 1);
     return f;
+}
+
+/* Start address records that disagree, and extended address records with an address field
+ * other than 0000, are refused naming the lines; repeats that agree are accepted. */
+static int test_ihex_strict(void)
+{
+    dfu_image *img;
+    struct dfu_err e;
+    int f = 0;
+
+    f |= expect_msg(":020000040800F2\n:0400000001020304F2\n:0400000508000001EE\n"
+                    ":0400000508000101ED\n:00000001FF\n",
+                    "t.hex:4: start address 0x08000101 disagrees with the one on line 3 "
+                    "(0x08000001)",
+                    4);
+    /* CS:IP 0000:8001 is 0x00008001 */
+    f |= expect_msg(":040000030000800178\n:0400000508000101ED\n:00000001FF\n",
+                    "t.hex:2: start address 0x08000101 disagrees with the one on line 1 "
+                    "(0x00008001)",
+                    2);
+    f |= expect_msg(":020010040800E2\n:0400000001020304F2\n:00000001FF\n",
+                    "t.hex:1: type 04 record with address field 0010 (must be 0000)", 1);
+    f |= expect_msg(":020000040800F2\n:020001041000E9\n:00000001FF\n",
+                    "t.hex:2: type 04 record with address field 0001 (must be 0000)", 2);
+    f |= expect_msg(":020010021000DC\n:00000001FF\n",
+                    "t.hex:1: type 02 record with address field 0010 (must be 0000)", 1);
+    if (f)
+        return f;
+
+    /* the same start address again, also once as CS:IP and once linear, is fine */
+    T_OK(parse(":020000040800F2\n:0400000001020304F2\n:0400000508000001EE\n"
+               ":0400000508000001EE\n:00000001FF\n",
+               "t.hex", &img, &e),
+         e);
+    T_EQ_INT(dfu_image_entry(img), 0x08000001);
+    dfu_image_free(img);
+    T_OK(parse(":040000030000800178\n:040000050000800176\n:00000001FF\n", "t.hex", &img, &e), e);
+    T_ASSERT(dfu_image_has_entry(img));
+    T_EQ_INT(dfu_image_entry(img), 0x8001);
+    dfu_image_free(img);
+    /* only the end record: an empty image (dfush image info shows it; flash refuses it) */
+    T_OK(parse(":00000001FF\n", "t.hex", &img, &e), e);
+    T_EQ_INT(dfu_image_count(img), 0);
+    T_EQ_INT(dfu_image_size(img), 0);
+    dfu_image_free(img);
+    return 0;
 }
 
 static int test_ihex_overlap(void)
@@ -184,6 +232,49 @@ static int test_empty(void)
     /* a raw binary without a base address is a usage error */
     o.has_base = 0;
     T_EQ_INT(dfu_image_parse((const uint8_t *)"\0\1", 2, &o, &img, &e), DFU_E_INVALID);
+    return 0;
+}
+
+/* Only regular files are images: a device, a FIFO or a directory is refused at once with a
+ * message naming what it is (a FIFO must not block, a device like /dev/zero must not be read
+ * until memory runs out), and so is a file over the size limit. */
+static int test_not_regular(void)
+{
+    dfu_image *img = NULL;
+    struct dfu_err e;
+    struct dfu_load_opts o = {1, 0x08000000, NULL};
+    char dir[] = "/tmp/dfush-input-XXXXXX", path[64];
+
+    dfu_err_clear(&e);
+    T_EQ_INT(dfu_image_load("/dev/null", &o, &img, &e), DFU_E_INVALID);
+    T_EQ_STR(e.msg, "/dev/null: not a regular file (a character device); give an image file");
+    T_ASSERT(img == NULL);
+    T_ASSERT(mkdtemp(dir) != NULL);
+    T_EQ_INT(dfu_image_load(dir, &o, &img, &e), DFU_E_INVALID);
+    T_ASSERT(strncmp(e.msg, dir, strlen(dir)) == 0);
+    T_ASSERT(strstr(e.msg, ": not a regular file (a directory); give an image file") != NULL);
+    /* a FIFO with no writer: refused, not waited on (the alarm ends a hung test) */
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    T_ASSERT(mkfifo(path, 0600) == 0);
+    alarm(20);
+    int rc = dfu_image_load(path, &o, &img, &e);
+    alarm(0);
+    unlink(path);
+    T_EQ_INT(rc, DFU_E_INVALID);
+    T_ASSERT(strstr(e.msg, "fifo: not a regular file (a FIFO); give an image file") != NULL);
+    /* one byte over the limit (a sparse file: nothing is written or read) */
+    snprintf(path, sizeof path, "%s/big.bin", dir);
+    FILE *f = fopen(path, "wb");
+    T_ASSERT(f != NULL);
+    T_ASSERT(ftruncate(fileno(f), (off_t)256 * 1024 * 1024 + 1) == 0);
+    fclose(f);
+    rc = dfu_image_load(path, &o, &img, &e);
+    unlink(path);
+    rmdir(dir);
+    T_EQ_INT(rc, DFU_E_FORMAT);
+    T_ASSERT(strstr(e.msg, "big.bin: 268435457 bytes, over the 256 MiB limit for an image file") !=
+             NULL);
+    T_ASSERT(img == NULL);
     return 0;
 }
 
@@ -449,10 +540,12 @@ static int test_ihex_byte_flips(void)
 
 static const struct t_case cases[] = {
     {"ihex_errors", test_ihex_errors},
+    {"ihex_strict", test_ihex_strict},
     {"ihex_overlap", test_ihex_overlap},
     {"ihex_variants", test_ihex_variants},
     {"srec_errors", test_srec_errors},
     {"empty", test_empty},
+    {"not_regular", test_not_regular},
     {"suffix_crc", test_suffix_crc},
     {"dfuse_image_size", test_dfuse_image_size},
 #ifdef DFU_WITH_LIBELF
