@@ -1,6 +1,6 @@
 -- dfu.ob decoders/encoders without a device: field positions, reserved bytes carried over,
 -- value parsing and the safety rules.
-local ob = require "dfu.ob"
+local ob = require("dfu").ob -- the public API (raising helpers, safe read/decode/set)
 
 local F4 = require "stm32.ob_f4"
 local H7 = require "stm32.ob_h7"
