@@ -2,6 +2,7 @@
  * dfu.image: firmware images (ELF, Intel HEX, S-record, DfuSe, raw binary) as sorted,
  * coalesced segments, with the operations a flasher needs and the writers.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -532,23 +533,55 @@ static void load_opts(lua_State *L, int idx, struct dfu_load_opts *o)
     }
 }
 
-/* Split "file@0x08000000": returns the length of the file part and sets *base, or returns
- * the whole length when there is no numeric @ suffix. */
+/* Split "file@0x08000000" (the one parser of FILE@ADDR): returns the length of the file part
+ * and sets *base, or returns the whole length when there is no @ suffix that reads as a
+ * number (decimal or 0x hex). A number past 32 bits sets *has = -1. */
 static size_t split_at(const char *path, int *has, uint32_t *base)
 {
     const char *at = strrchr(path, '@');
     unsigned long long v;
     char *end;
 
-    if (at == NULL || at == path || at[1] == '\0')
+    if (at == NULL || at == path || at[1] == '\0' || strchr(at, '/') != NULL)
+        return strlen(path);
+    if (!isdigit((unsigned char)at[1]))
         return strlen(path);
     errno = 0;
     v = strtoull(at + 1, &end, 0);
-    if (*end != '\0' || errno != 0 || v > 0xFFFFFFFFull || at[1] == '-')
+    if (*end != '\0')
         return strlen(path);
+    if (errno != 0 || v > 0xFFFFFFFFull) {
+        *has = -1;
+        return (size_t)(at - path);
+    }
     *has = 1;
     *base = (uint32_t)v;
     return (size_t)(at - path);
+}
+
+/* image.split(arg) -> path, base | nil: FILE@ADDR as load reads it; an address past 32 bits
+ * gives nil, msg, "USAGE". */
+static int mod_split(lua_State *L)
+{
+    const char *arg = luaL_checkstring(L, 1);
+    int has = 0;
+    uint32_t base = 0;
+    size_t plen;
+
+    dfulua_checknargs(L, 1);
+    plen = split_at(arg, &has, &base);
+    if (has < 0)
+        return dfulua_failmsg(L, DFU_E_INVALID,
+                              lua_pushfstring(L,
+                                              "%s: the address after @ is outside the 32-bit "
+                                              "address space",
+                                              arg));
+    lua_pushlstring(L, arg, plen);
+    if (has > 0)
+        lua_pushinteger(L, (lua_Integer)base);
+    else
+        lua_pushnil(L);
+    return 2;
 }
 
 static int mod_load(lua_State *L)
@@ -566,8 +599,10 @@ static int mod_load(lua_State *L)
     dfulua_checknargs(L, 2);
     load_opts(L, 2, &o);
     plen = split_at(arg, &has, &base);
+    if (has < 0)
+        plen = strlen(arg);               /* not an address: the name of a file */
     path = lua_pushlstring(L, arg, plen); /* [.. path] */
-    if (has && !o.has_base) {
+    if (has > 0 && !o.has_base) {
         o.has_base = 1;
         o.base = base;
     }
@@ -649,8 +684,8 @@ static int mod_detect(lua_State *L)
 }
 
 static const luaL_Reg mod_funcs[] = {
-    {"load", mod_load},   {"parse", mod_parse},   {"new", mod_new},
-    {"crc32", mod_crc32}, {"detect", mod_detect}, {NULL, NULL},
+    {"load", mod_load},     {"parse", mod_parse}, {"new", mod_new}, {"crc32", mod_crc32},
+    {"detect", mod_detect}, {"split", mod_split}, {NULL, NULL},
 };
 
 int luaopen_dfu_image(lua_State *L)

@@ -2,26 +2,17 @@
 local dfu = require "dfu"
 local util = dfu.util
 
--- Load every file. A raw binary without @ADDR is only an error for DfuSe devices (a plain
--- DFU 1.1 device takes the blob as it is), so that error waits until the device is known.
+-- Load every file, once. A raw binary without @ADDR is only an error for DfuSe devices (a
+-- plain DFU 1.1 device takes the blob as it is), so that error waits until the device is known.
 local function load_images(ctx, files)
-  local list, deferred = {}, {}
+  local list, unplaced = {}, {}
   for _, f in ipairs(files) do
-    local path, base = util.split_at(f)
-    local img, msg, code = dfu.image.load(path, base and { base = base } or nil)
-    if not img and not base and dfu.image.load(path, { base = 0 }) then
-      deferred[#deferred + 1] = { path = path, msg = msg, code = code }
-      img = dfu.image.load(path, { base = 0 })
-    end
-    if not img then
-      util.raise(msg, (code == "NOT_FOUND" or code == "IO" or code == "ACCESS") and "USAGE" or "FORMAT",
-        { file = path })
-    end
+    local img, path, base, placed = util.load_image(f, { unplaced = true, need_data = true })
     ctx:check_base(path, base, img)
-    util.need_data(img, path)
+    if not placed then unplaced[#unplaced + 1] = path end
     list[#list + 1] = { path = path, image = img }
   end
-  return list, deferred
+  return list, unplaced
 end
 
 -- The --json object (design.md 3), also for a job that stopped half-way (ok = false).
@@ -99,7 +90,7 @@ Images for other alt settings get the same rules as the commands made for them. 
     "dfush flash bootloader.dfu   # each DfuSe target goes to its alt setting",
   },
   run = function(ctx, p)
-    local images, deferred = load_images(ctx, p.file)
+    local images, unplaced = load_images(ctx, p.file)
     local leave = p.leave
     if type(leave) == "string" then leave = util.addr_arg(leave, "--leave") end
     if p.leave_mode and not leave then leave = true end
@@ -118,8 +109,9 @@ Images for other alt settings get the same rules as the commands made for them. 
         report.verified and ", verified by upload" or "")
       return
     end
-    if #deferred > 0 then
-      util.raise(deferred[1].msg, "FORMAT", { file = deferred[1].path })
+    if #unplaced > 0 then
+      util.raise(string.format("%s: raw binary needs a base address (FILE@ADDR, e.g. @0x08000000)", unplaced[1]),
+        "FORMAT", { file = unplaced[1] })
     end
     local plan, fam = dfu.flash.plan(dev, images, opts)
     if type(leave) == "number" then dfu.leave.check_address(dev:alts(), fam, leave, "--leave") end

@@ -3,9 +3,7 @@ local dfu = require "dfu"
 local util = dfu.util
 
 local function load(ctx, arg)
-  local path, base = util.split_at(arg)
-  local img, msg, code = dfu.image.load(path, base and { base = base } or nil)
-  if not img then util.raise(msg, code == "FORMAT" and "FORMAT" or "USAGE", { file = path }) end
+  local img, path, base = util.load_image(arg)
   ctx:check_base(path, base, img)
   return img, path
 end

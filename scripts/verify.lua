@@ -16,11 +16,8 @@ Exits 0 when every byte matches, 1 naming the first address that differs.]],
   run = function(ctx, p)
     local images = {}
     for _, f in ipairs(p.file) do
-      local path, base = util.split_at(f)
-      local img, msg, code = dfu.image.load(path, base and { base = base } or nil)
-      if not img then util.raise(msg, code == "FORMAT" and "FORMAT" or "USAGE", { file = path }) end
+      local img, path, base = util.load_image(f, { need_data = true })
       ctx:check_base(path, base, img)
-      util.need_data(img, path)
       images[#images + 1] = { path = path, image = img }
     end
     local dev <close> = ctx:open()

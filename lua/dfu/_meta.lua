@@ -348,6 +348,14 @@ local image = {}
 ---@field name? string DfuSe target name
 ---@field gap_warn? integer bin: warn about gaps larger than this (default 65536)
 
+---Split a FILE@ADDR argument as image.load reads it: the path and the address (nil when there
+---is no @ suffix that reads as a number). An address past 32 bits gives nil, msg, "INVALID".
+---@param arg string
+---@return string|nil path
+---@return integer|string|nil base_or_msg
+---@return dfu.ErrCode? code
+function image.split(arg) end
+
 ---Load an image file; the format comes from the content. "file.bin@0x08000000" gives the base
 ---address of a raw binary (as does opts.base).
 ---@param path string

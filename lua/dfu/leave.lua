@@ -125,13 +125,6 @@ local function plan_bytes(plan, addr, len)
 end
 M.plan_bytes = plan_bytes
 
---- The vector table of the image at base: SP and reset vector (nil if not covered).
-function M.vectors(plan, base)
-  local v = plan_bytes(plan, base, 8)
-  if not v then return nil end
-  return u32(v, 0), u32(v, 4)
-end
-
 -- A vector table candidate: SP in RAM (word aligned) and a reset vector inside the flash.
 local function plausible(app, sp, pc)
   return sp ~= nil and pc ~= nil and sp % 4 == 0 and M.ram_block(app.family, sp) ~= nil
@@ -742,29 +735,6 @@ function M.after_flash(dev, plan, fam, opts, report)
       { phase = "leave", address = left.address })
   end
   return left
-end
-
---- Notes on the vector table of the plan at addr (see check).
-function M.check_vectors(plan, addr, family, rom_id)
-  local sp, pc = M.vectors(plan, addr)
-  return M.check(sp, pc, addr, family, rom_id)
-end
-
---- The same checks for a vector table given as its SP and reset vector words (kept for
---- scripts): notes on SP outside RAM, an even reset vector and the ROM's jump bugs.
-function M.check(sp, pc, addr, family, rom_id)
-  local notes = {}
-  if not sp then return notes end
-  if family and family.ram and not M.ram_block(family, sp) then
-    notes[#notes + 1] = string.format("the word at %s (initial SP 0x%08X) is not a RAM address; " ..
-      "the ROM will not start the application from this vector table", hex(addr), sp)
-  end
-  if pc and pc & 1 == 0 then
-    notes[#notes + 1] = string.format("the reset vector 0x%08X is not a Thumb address (bit 0 clear)", pc)
-  end
-  local bug = M.ram_block(family, sp) and jump_blocked(family, M.bugs(family, rom_id), sp)
-  if bug then notes[#notes + 1] = bug_text(bug, rom_id) end
-  return notes
 end
 
 return M

@@ -188,21 +188,34 @@ function M.need_data(img, path)
   M.raise(string.format("%s: the image contains no data", path), "FORMAT", { file = path })
 end
 
---- Split "file.bin@0x08000000" into path and base (integer or nil).
---- A suffix that reads as a number but is not a 32-bit address is a usage error.
+--- Split "file.bin@0x08000000" into path and base (integer or nil), as dfu.image.load reads
+--- it (dfu.image.split, the one parser of FILE@ADDR). An address past 32 bits is a usage error.
 function M.split_at(arg)
-  local path, at = arg:match("^(.*)@([^@/\\]+)$")
-  if path and path ~= "" then
-    local n, msg = M.parse_number(at, false)
-    if n and n >= M.ADDRESS_SPACE then
-      msg, n = string.format("'%s' is outside the 32-bit address space", at), nil
-    end
-    if n then return path, n end
-    if at:match("^%s*0[xX]%x+%s*$") or at:match("^%s*%d+%s*$") then
-      M.usage("%s: the address after @ is not valid: %s", arg, msg)
-    end
+  local path, base, code = require("dfu.image").split(arg)
+  if not path then M.raise(base, code == "INVALID" and "USAGE" or code) end
+  return path, base
+end
+
+--- Load a FILE[@ADDR] argument once: the image, its path and the @ADDR given (or nil). A raw
+--- binary without @ADDR loads at address 0 with placed = false, for callers that take an
+--- unplaced blob (plain DFU 1.1); others raise with the reader's message. opts.need_data:
+--- refuse an image without data.
+function M.load_image(arg, opts)
+  opts = opts or {}
+  local image = require "dfu.image"
+  local path, base = M.split_at(arg)
+  local img, msg, code = image.load(path, { base = base or 0 })
+  if not img then
+    M.raise(msg, (code == "NOT_FOUND" or code == "IO" or code == "ACCESS") and "USAGE" or "FORMAT",
+      { file = path })
   end
-  return arg, nil
+  local placed = base ~= nil or img:format() ~= "bin"
+  if not placed and not opts.unplaced then
+    M.raise(string.format("%s: raw binary needs a base address (FILE@ADDR, e.g. @0x08000000)", path), "FORMAT",
+      { file = path })
+  end
+  if opts.need_data then M.need_data(img, path) end
+  return img, path, base, placed
 end
 
 --- Check before any device work that an output file can be created: its directory exists
