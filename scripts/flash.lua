@@ -99,7 +99,7 @@ Images for other alt settings get the same rules as the commands made for them. 
       alt = p.alt, verify = not p.no_verify, full = p.full, leave = leave, leave_mode = p.leave_mode,
       progress = ctx.progress, log = function(level, msg) ctx:log(level, "%s", msg) end,
       force = p.force, permanently_lock_device = p.permanently_lock_device, write_otp = p.write_otp,
-      hold_interrupts = true,
+      hold_interrupts = true, consume = true, -- the images are this command's own: padded in place
     }
     if not dev:info().dfuse then
       local report = dfu.flash.run_plain(dev, images, opts)

@@ -21,7 +21,7 @@ Exits 0 when every byte matches, 1 naming the first address that differs.]],
       images[#images + 1] = { path = path, image = img }
     end
     local dev <close> = ctx:open()
-    local plan = dfu.flash.plan(dev, images, { alt = p.alt, unit = 1 })
+    local plan = dfu.flash.plan(dev, images, { alt = p.alt, unit = 1, consume = true })
     local chunk = dfu.flash.transfer_size(dev) * dfu.flash.CHUNK_BLOCKS
     local t0 = dev:now()
     local ok, err = pcall(function()

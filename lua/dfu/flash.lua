@@ -129,15 +129,16 @@ end
 
 --- Split a padded segment into runs to write, leaving out runs of at least two whole
 --- transfer blocks of 0xFF that lie in erased sectors (the erase already made them 0xFF).
---- Returns runs {{address=, data=}...} and the number of bytes skipped.
+--- Returns runs (segments: {address=, size=, image=} views or {address=, data=}) and the
+--- number of bytes skipped.
 function M.runs(seg, xfer, erased)
-  local data, base = seg.data, seg.address
-  local nblocks = (#data + xfer - 1) // xfer
+  local size, base = plan_mod.size(seg), seg.address
+  local nblocks = (size + xfer - 1) // xfer
   local blank = {}
   for b = 0, nblocks - 1 do
     local a = base + b * xfer
-    local piece = data:sub(b * xfer + 1, (b + 1) * xfer)
-    blank[b] = piece == FF[#piece] and erased(a, #piece)
+    local n = math.min(xfer, size - b * xfer)
+    blank[b] = erased(a, n) and plan_mod.bytes(seg, b * xfer, n) == FF[n]
   end
   local skip = {}
   local b = 0
@@ -159,11 +160,13 @@ function M.runs(seg, xfer, erased)
     local s = b
     local skipping = skip[b]
     while b < nblocks and (skip[b] or false) == (skipping or false) do b = b + 1 end
-    local from, to = s * xfer, math.min(b * xfer, #data)
+    local from, to = s * xfer, math.min(b * xfer, size)
     if skipping then
       skipped = skipped + (to - from)
+    elseif rawget(seg, "data") then
+      runs[#runs + 1] = { address = base + from, data = seg.data:sub(from + 1, to) }
     else
-      runs[#runs + 1] = { address = base + from, data = data:sub(from + 1, to) }
+      runs[#runs + 1] = plan_mod.view(seg.image, base + from, to - from, seg.path)
     end
   end
   return runs, skipped
@@ -234,12 +237,12 @@ function M.write(dev, runs, opts, report)
   local progress = opts.progress or noop
   local chunk = opts.chunk
   local total, done = 0, 0
-  for _, r in ipairs(runs) do total = total + #r.data end
+  for _, r in ipairs(runs) do total = total + plan_mod.size(r) end
   progress("write", 0, total)
   for _, r in ipairs(runs) do
-    local off = 0
-    while off < #r.data do
-      local piece = r.data:sub(off + 1, off + chunk)
+    local off, size = 0, plan_mod.size(r)
+    while off < size do
+      local piece = plan_mod.bytes(r, off, math.min(chunk, size - off))
       local before = report.written
       write_chunk(dev, r.address + off, piece, opts.unit, report, opts.xfer)
       report.written = before + #piece
@@ -261,7 +264,7 @@ function M.read(dev, addr, len, report)
   return got, msg, code
 end
 
---- Compare the device with segments {{address=, data=}...}; progress("verify", ...).
+--- Compare the device with segments (plan views or {address=, data=}); progress("verify", ...).
 --- Raises "VERIFY" naming the first differing address. With a report, the ranges found equal
 --- are added to its device_state.verified.
 function M.verify(dev, segs, opts, report)
@@ -269,12 +272,12 @@ function M.verify(dev, segs, opts, report)
   local ds = state_of(report)
   local chunk = opts.chunk
   local total, done = 0, 0
-  for _, s in ipairs(segs) do total = total + #s.data end
+  for _, s in ipairs(segs) do total = total + plan_mod.size(s) end
   progress("verify", 0, total)
   for _, s in ipairs(segs) do
-    local off = 0
-    while off < #s.data do
-      local want = s.data:sub(off + 1, off + chunk)
+    local off, size = 0, plan_mod.size(s)
+    while off < size do
+      local want = plan_mod.bytes(s, off, math.min(chunk, size - off))
       local addr = s.address + off
       local got, msg, code = M.read(dev, addr, #want, report)
       if not got then
@@ -340,6 +343,7 @@ function M.plan(dev, img, opts)
   return plan_mod.build {
     images = image_list(img), alts = dev:alts(), current_alt = dev:alt(), alt = opts.alt,
     unit = opts.unit or M.unit(dev, fam), full = opts.full, info = dev:info(), family = fam,
+    consume = opts.consume,
   }, fam
 end
 

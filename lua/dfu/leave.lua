@@ -18,6 +18,7 @@
 -- application did not start.
 local util = require "dfu.util"
 local json = require "dfu.json"
+local plan_mod = require "dfu.plan"
 
 local M = {}
 
@@ -116,8 +117,8 @@ local function plan_bytes(plan, addr, len)
   for _, part in ipairs(plan and plan.parts or {}) do
     if part.alt == plan.flash_alt then
       for _, s in ipairs(part.segments) do
-        if addr >= s.address and addr + len <= s.address + #s.data then
-          return s.data:sub(addr - s.address + 1, addr - s.address + len)
+        if addr >= s.address and addr + len <= s.address + plan_mod.size(s) then
+          return plan_mod.bytes(s, addr - s.address, len)
         end
       end
     end
@@ -187,7 +188,7 @@ function M.from_plan(plan, fam, dev)
   local segs, sectors = {}, {}
   for _, part in ipairs(plan.parts or {}) do
     if part.alt == plan.flash_alt then
-      for _, s in ipairs(part.segments) do segs[#segs + 1] = { address = s.address, size = #s.data } end
+      for _, s in ipairs(part.segments) do segs[#segs + 1] = { address = s.address, size = plan_mod.size(s) } end
       for _, s in ipairs(part.sectors or {}) do sectors[#sectors + 1] = s end
     end
   end

@@ -710,7 +710,7 @@ function M.check_plan(dev, plan, _log, read)
       addr = s.address + s.size
     end
   end
-  for _, s in ipairs(want.segments) do touch(s.address, s.address + #s.data) end
+  for _, s in ipairs(want.segments) do touch(s.address, s.address + plan_mod.size(s)) end
   for _, e in ipairs(want.erase) do touch(e.address, e.address + e.size) end
   if #touched == 0 then return end
   table.sort(touched, function(x, y) return x.index < y.index end)
@@ -760,16 +760,18 @@ function M.guard_parts(plan, opts, read, log)
           part.label, M.known())
       end
       for _, sg in ipairs(part.segments) do
-        if sg.address < codec.address or sg.address + #sg.data > codec.address + codec.size then
+        local stop = sg.address + plan_mod.size(sg)
+        if sg.address < codec.address or stop > codec.address + codec.size then
           util.raise(string.format("%s: %s-%s is outside the %s option-byte block %s", sg.path or "image",
-            hex(sg.address), hex(sg.address + #sg.data - 1), codec.name, util.range(codec.address, codec.size)),
+            hex(sg.address), hex(sg.address + plan_mod.size(sg) - 1), codec.name, util.range(codec.address, codec.size)),
             "RANGE", { address = sg.address, file = sg.path })
         end
       end
       local old = read(a, codec.address, codec.size)
       local bytes = { old:byte(1, -1) }
       for _, sg in ipairs(part.segments) do
-        for i = 1, #sg.data do bytes[sg.address - codec.address + i] = sg.data:byte(i) end
+        local data = sg.data
+        for i = 1, #data do bytes[sg.address - codec.address + i] = data:byte(i) end
       end
       local new = string.char(table.unpack(bytes))
       local c = M.check(codec, old, new, { force = opts.force, what = "flash " .. part.label,
@@ -790,9 +792,10 @@ function M.guard_parts(plan, opts, read, log)
           "what you want; nothing was sent.", part.label)
       end
       for _, sg in ipairs(part.segments) do
-        local cur = read(a, sg.address, #sg.data)
-        for i = 1, #sg.data do
-          local have, want = cur:byte(i), sg.data:byte(i)
+        local data = sg.data
+        local cur = read(a, sg.address, #data)
+        for i = 1, #data do
+          local have, want = cur:byte(i), data:byte(i)
           if have ~= 0xFF and have ~= want then
             util.raise(string.format("%s: OTP byte %s already holds 0x%02X and cannot become 0x%02X " ..
               "(one-time programmable); nothing was sent", sg.path or "image", hex(sg.address + i - 1), have,

@@ -90,36 +90,58 @@ function M.select_alt(alts, want)
     table.concat(have, ", ")), "USAGE")
 end
 
---- Collect the segments of a loaded image: {{address=, data=, path=}...}.
+-- ---- segments ----
+-- A plan's segments are views into a dfu.Image: {address=, size=, path=, image=}. Their bytes
+-- stay in the C image until a transfer asks for a piece (M.bytes); seg.data, for callers that
+-- want the whole segment as a string, is made on access. A plain {address=, data=} table
+-- works wherever a segment does.
+local Segment = {
+  __index = function(seg, k)
+    if k == "data" then return seg.image:bytes(seg.address, seg.size) end
+  end,
+}
+
+--- n bytes of seg from offset off (0-based).
+function M.bytes(seg, off, n)
+  local data = rawget(seg, "data")
+  if data then return data:sub(off + 1, off + n) end
+  return seg.image:bytes(seg.address + off, n)
+end
+
+--- Size of a segment in bytes.
+function M.size(seg)
+  return rawget(seg, "size") or #seg.data
+end
+
+--- A segment view of [address, address+size) of img.
+function M.view(img, address, size, path)
+  return setmetatable({ address = address, size = size, path = path, image = img }, Segment)
+end
+
+--- The segments of a loaded image as views: {{address=, size=, path=, image=}...}.
 function M.segments_of(img, path)
   local out = {}
-  for i, s in ipairs(img:segments()) do
-    out[#out + 1] = { address = s.address, data = img:data(i), path = path }
-  end
+  for _, s in ipairs(img:segments()) do out[#out + 1] = M.view(img, s.address, s.size, path) end
   return out
 end
 
---- Merge segment lists from several files into sorted non-overlapping segments. Overlaps
+--- Merge the images of several files ({{path=, image=}...}) into one image (C merge). Overlaps
 --- that agree are merged; overlaps that disagree raise naming both files and the address.
-function M.merge(segs)
-  table.sort(segs, function(a, b) return a.address < b.address end)
-  local out = {}
-  for _, s in ipairs(segs) do
-    local last = out[#out]
-    if last and s.address <= last.address + #last.data then
-      local off = s.address - last.address -- where s starts inside last
-      local overlap = math.min(#last.data - off, #s.data)
-      local a = last.data:sub(off + 1, off + overlap)
-      local b = s.data:sub(1, overlap)
-      if a ~= b then
-        local i = util.first_diff(a, b)
-        util.raise(string.format("%s and %s disagree at %s (0x%02X vs 0x%02X); remove one of them",
-          last.path or "image", s.path or "image", hex(s.address + i - 1), a:byte(i), b:byte(i)),
-          "FORMAT", { address = s.address + i - 1 })
+function M.merge(files)
+  local image = require "dfu.image"
+  local out = image.new()
+  for i, f in ipairs(files) do
+    local ok, msg = out:merge(f.image)
+    if not ok then
+      local at = math.tointeger(tonumber((msg or ""):match("at 0x(%x+)") or "", 16))
+      local other = files[1]
+      for j = 1, i - 1 do
+        if at and files[j].image:bytes(at, 1) then other = files[j] break end
       end
-      if #s.data > overlap then last.data = last.data .. s.data:sub(overlap + 1) end
-    else
-      out[#out + 1] = { address = s.address, data = s.data, path = s.path }
+      local a, b = at and other.image:bytes(at, 1), at and f.image:bytes(at, 1)
+      if not (a and b) then util.raise(string.format("%s: %s", f.path or "image", msg), "FORMAT") end
+      util.raise(string.format("%s and %s disagree at %s (0x%02X vs 0x%02X); remove one of them",
+        other.path or "image", f.path or "image", hex(at), a:byte(), b:byte()), "FORMAT", { address = at })
     end
   end
   return out
@@ -129,7 +151,7 @@ end
 function M.check_range(segs, sectors, a)
   local writable = M.ranges(sectors, function(s) return s.writable end)
   for _, s in ipairs(segs) do
-    local addr, stop = s.address, s.address + #s.data
+    local addr, stop = s.address, s.address + M.size(s)
     while addr < stop do
       local i = M.find(sectors, addr)
       local sec = i and sectors[i]
@@ -142,7 +164,7 @@ function M.check_range(segs, sectors, a)
             "the writable memory of %s at %s", hex(s.address), hex(stop - 1), alt_label(a), hex(addr))
         else
           what = string.format("%s (%d bytes) lies outside the writable memory of %s",
-            hex(addr), #s.data, alt_label(a))
+            hex(addr), M.size(s), alt_label(a))
         end
         util.raise(string.format("%s: %s; valid range: %s", s.path or "image", what,
           ranges_text(writable)), "RANGE", { address = addr, file = s.path })
@@ -173,40 +195,11 @@ end
 local FF = setmetatable({}, { __index = function(t, n) local v = string.rep("\255", n); t[n] = v; return v end })
 M.FF = FF
 
---- Pad segments to the program unit with 0xFF; segments that share (or touch) a unit merge.
-function M.pad(segs, unit)
-  if unit <= 1 then return segs end
-  local out = {}
-  for _, s in ipairs(segs) do
-    local a0 = util.round_down(s.address, unit)
-    local e0 = util.round_up(s.address + #s.data, unit)
-    local data = FF[s.address - a0] .. s.data .. FF[e0 - (s.address + #s.data)]
-    local last = out[#out]
-    if last and a0 <= last.address + #last.data then
-      -- the padded tail of last overlaps this unit: 0xFF padding yields to real bytes
-      local off = a0 - last.address
-      local keep = last.data:sub(1, off)
-      local overlap = #last.data - off
-      local merged = {}
-      local lt, st = last.data:sub(off + 1), data:sub(1, overlap)
-      for i = 1, overlap do
-        local x, y = lt:byte(i), st:byte(i)
-        merged[i] = string.char(x ~= 0xFF and x or y)
-      end
-      last.data = keep .. table.concat(merged) .. data:sub(overlap + 1)
-      last.orig = last.orig + #s.data
-    else
-      out[#out + 1] = { address = a0, data = data, path = s.path, orig = #s.data }
-    end
-  end
-  return out
-end
-
 --- Sectors to erase: every erasable sector the padded segments touch, once, in order.
 function M.erase_list(segs, sectors)
   local out, seen = {}, {}
   for _, s in ipairs(segs) do
-    local addr, stop = s.address, s.address + #s.data
+    local addr, stop = s.address, s.address + M.size(s)
     while addr < stop do
       local i = M.find(sectors, addr)
       if not i then break end
@@ -225,20 +218,21 @@ end
 --- Build the plan.
 --- job = { images = {{path=, image=Image}...}, alts = dev:alts(), current_alt = n,
 ---         alt = opts.alt (number or name or nil), unit = program unit, full = bool,
----         info = dev:info(), family = family table (alt roles) }
---- Returns { parts = {{alt=, name=, label=, layout=, sectors=, segments=, erase=, bytes=,
----           image_bytes=}...}, full = bool, lowest = address, entry = n|nil }
+---         info = dev:info(), family = family table (alt roles),
+---         consume = true: the caller's images may be padded in place (no copy) }
+--- Returns { parts = {{alt=, name=, label=, layout=, sectors=, image=, segments=, erase=, bytes=,
+---           image_bytes=, role=}...}, full = bool, lowest = address, entry = n|nil }
 function M.build(job)
   local alts = job.alts
   local default = M.select_alt(alts, job.alt ~= nil and job.alt or job.current_alt or 0)
   local by_alt, order = {}, {}
   local entry
-  local function add(a, segs)
+  local function add(a, img, path)
     if not by_alt[a.alt] then
-      by_alt[a.alt] = { alt = a, segs = {} }
+      by_alt[a.alt] = { alt = a, files = {} }
       order[#order + 1] = a.alt
     end
-    for _, s in ipairs(segs) do table.insert(by_alt[a.alt].segs, s) end
+    table.insert(by_alt[a.alt].files, { path = path, image = img })
   end
   for _, im in ipairs(job.images) do
     local img = im.image
@@ -260,11 +254,11 @@ function M.build(job)
           util.raise(string.format("%s: target \"%s\" is for alt %d, which this device does not have",
             im.path, t.name or "", t.alt), "USAGE", { file = im.path })
         end
-        add(a, M.segments_of(t.image, im.path))
+        add(a, t.image, im.path)
         entry = entry or t.image:entry()
       end
     else
-      add(default, M.segments_of(img, im.path))
+      add(default, img, im.path)
       entry = entry or img:entry()
     end
   end
@@ -277,22 +271,23 @@ function M.build(job)
         alt_label(a)), "USAGE")
     end
     local sectors = M.sectors(a.layout)
-    local segs = M.merge(by_alt[altn].segs)
-    M.check_range(segs, sectors, a)
-    local image_bytes = 0
-    for _, s in ipairs(segs) do image_bytes = image_bytes + #s.data end
+    local files = by_alt[altn].files
+    for _, f in ipairs(files) do M.check_range(M.segments_of(f.image, f.path), sectors, a) end
+    -- one image per alt: the files merged (C), padded to the program unit with 0xFF; option
+    -- bytes are written whole by read-modify-write (dfu.ob), never padded
+    local img = (#files == 1 and job.consume) and files[1].image or M.merge(files)
+    local image_bytes = img:size()
     local role = family_mod.role(job.family, a)
-    -- option bytes are written whole by read-modify-write (dfu.ob), never padded with 0xFF
-    local padded = role == "option_bytes" and segs or M.pad(segs, job.unit or 8)
-    local bytes = 0
-    for _, s in ipairs(padded) do bytes = bytes + #s.data end
+    if role ~= "option_bytes" and (job.unit or 8) > 1 then util.check(img:pad(job.unit or 8)) end
+    local path = #files == 1 and files[1].path or nil
+    local padded = M.segments_of(img, path)
     local part = {
       alt = a.alt, name = a.name, label = alt_label(a), layout = a.layout, sectors = sectors,
-      segments = padded, erase = M.erase_list(padded, sectors), bytes = bytes,
+      image = img, segments = padded, erase = M.erase_list(padded, sectors), bytes = img:size(),
       image_bytes = image_bytes, role = role,
     }
     parts[#parts + 1] = part
-    total = total + bytes
+    total = total + part.bytes
   end
   if #parts == 0 then util.raise("nothing to flash: the images hold no data", "USAGE") end
   table.sort(parts, function(x, y) return x.alt < y.alt end)
