@@ -763,7 +763,7 @@ function M.guard_parts(plan, opts, read, log)
         local stop = sg.address + plan_mod.size(sg)
         if sg.address < codec.address or stop > codec.address + codec.size then
           util.raise(string.format("%s: %s-%s is outside the %s option-byte block %s", sg.path or "image",
-            hex(sg.address), hex(sg.address + plan_mod.size(sg) - 1), codec.name, util.range(codec.address, codec.size)),
+            hex(sg.address), hex(stop - 1), codec.name, util.range(codec.address, codec.size)),
             "RANGE", { address = sg.address, file = sg.path })
         end
       end
