@@ -46,70 +46,68 @@ int dfu_err_prefix(struct dfu_err *e, const char *fmt, ...)
     return e->code;
 }
 
+/* The code tables, from the X lists in err.h: value, stable name, human text. */
+struct code_name {
+    int value;
+    const char *name, *text;
+};
+
+#define DFU_X_(n, v, d) {v, #n, d},
+static const struct code_name err_codes[] = {DFU_ERR_LIST(DFU_X_)};
+#undef DFU_X_
+#define DFU_X_(n, v, s) {v, s, s},
+static const struct code_name status_codes[] = {DFU_STATUS_LIST(DFU_X_)};
+static const struct code_name state_codes[] = {DFU_STATE_LIST(DFU_X_)};
+#undef DFU_X_
+
+#define NCODES(t) (sizeof(t) / sizeof(t)[0])
+
+static const struct code_name *by_value(const struct code_name *t, size_t n, int value)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i].value == value)
+            return &t[i];
+    return NULL;
+}
+
+static int by_name(const struct code_name *t, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(t[i].name, name) == 0)
+            return t[i].value;
+    return -1;
+}
+
 const char *dfu_err_name(int code)
 {
-    switch (code) {
-#define DFU_X_(n, v, d)                                                                            \
-    case v:                                                                                        \
-        return #n;
-        DFU_ERR_LIST(DFU_X_)
-#undef DFU_X_
-    }
-    return "UNKNOWN";
+    const struct code_name *c = by_value(err_codes, NCODES(err_codes), code);
+    return c != NULL ? c->name : "UNKNOWN";
 }
 
 const char *dfu_err_str(int code)
 {
-    switch (code) {
-#define DFU_X_(n, v, d)                                                                            \
-    case v:                                                                                        \
-        return d;
-        DFU_ERR_LIST(DFU_X_)
-#undef DFU_X_
-    }
-    return "unknown error";
+    const struct code_name *c = by_value(err_codes, NCODES(err_codes), code);
+    return c != NULL ? c->text : "unknown error";
 }
 
 const char *dfu_status_name(uint8_t status)
 {
-    switch (status) {
-#define DFU_X_(n, v, s)                                                                            \
-    case v:                                                                                        \
-        return s;
-        DFU_STATUS_LIST(DFU_X_)
-#undef DFU_X_
-    }
-    return "errUNKNOWN";
+    const struct code_name *c = by_value(status_codes, NCODES(status_codes), status);
+    return c != NULL ? c->name : "errUNKNOWN";
 }
 
 const char *dfu_state_name(uint8_t state)
 {
-    switch (state) {
-#define DFU_X_(n, v, s)                                                                            \
-    case v:                                                                                        \
-        return s;
-        DFU_STATE_LIST(DFU_X_)
-#undef DFU_X_
-    }
-    return "unknown";
+    const struct code_name *c = by_value(state_codes, NCODES(state_codes), state);
+    return c != NULL ? c->name : "unknown";
 }
 
 int dfu_status_from_name(const char *name)
 {
-#define DFU_X_(n, v, s)                                                                            \
-    if (strcmp(name, s) == 0)                                                                      \
-        return v;
-    DFU_STATUS_LIST(DFU_X_)
-#undef DFU_X_
-    return -1;
+    return by_name(status_codes, NCODES(status_codes), name);
 }
 
 int dfu_state_from_name(const char *name)
 {
-#define DFU_X_(n, v, s)                                                                            \
-    if (strcmp(name, s) == 0)                                                                      \
-        return v;
-    DFU_STATE_LIST(DFU_X_)
-#undef DFU_X_
-    return -1;
+    return by_name(state_codes, NCODES(state_codes), name);
 }

@@ -232,25 +232,32 @@ local function write_chunk(dev, addr, chunk, unit, report, xfer)
   end
 end
 
---- Write runs; progress("write", done, total).
-function M.write(dev, runs, opts, report)
-  local progress = opts.progress or noop
-  local chunk = opts.chunk
+-- Call fn(address, bytes) for each piece of at most chunk bytes of the segments, in order,
+-- reporting progress(phase, done, total) after each.
+local function each_chunk(segs, chunk, phase, progress, fn)
+  progress = progress or noop
   local total, done = 0, 0
-  for _, r in ipairs(runs) do total = total + plan_mod.size(r) end
-  progress("write", 0, total)
-  for _, r in ipairs(runs) do
-    local off, size = 0, plan_mod.size(r)
+  for _, s in ipairs(segs) do total = total + plan_mod.size(s) end
+  progress(phase, 0, total)
+  for _, s in ipairs(segs) do
+    local off, size = 0, plan_mod.size(s)
     while off < size do
-      local piece = plan_mod.bytes(r, off, math.min(chunk, size - off))
-      local before = report.written
-      write_chunk(dev, r.address + off, piece, opts.unit, report, opts.xfer)
-      report.written = before + #piece
+      local piece = plan_mod.bytes(s, off, math.min(chunk, size - off))
+      fn(s.address + off, piece)
       off = off + #piece
       done = done + #piece
-      progress("write", done, total)
+      progress(phase, done, total)
     end
   end
+end
+
+--- Write runs; progress("write", done, total).
+function M.write(dev, runs, opts, report)
+  each_chunk(runs, opts.chunk, "write", opts.progress, function(addr, piece)
+    local before = report.written
+    write_chunk(dev, addr, piece, opts.unit, report, opts.xfer)
+    report.written = before + #piece
+  end)
 end
 
 --- dev:read with recovery: on a failure bring the device back (M.recover) and retry.
@@ -268,39 +275,26 @@ end
 --- Raises "VERIFY" naming the first differing address. With a report, the ranges found equal
 --- are added to its device_state.verified.
 function M.verify(dev, segs, opts, report)
-  local progress = opts.progress or noop
   local ds = state_of(report)
-  local chunk = opts.chunk
-  local total, done = 0, 0
-  for _, s in ipairs(segs) do total = total + plan_mod.size(s) end
-  progress("verify", 0, total)
-  for _, s in ipairs(segs) do
-    local off, size = 0, plan_mod.size(s)
-    while off < size do
-      local want = plan_mod.bytes(s, off, math.min(chunk, size - off))
-      local addr = s.address + off
-      local got, msg, code = M.read(dev, addr, #want, report)
-      if not got then
-        fail(dev, string.format("verify: read at %s failed: %s; the data is written but not " ..
-          "verified: run dfush verify", hex(addr), msg), code, { address = addr, phase = "verify" })
-      end
-      local i = util.first_diff(got, want)
-      if i then
-        local a = addr + i - 1
-        if ds then
-          dstate.add(ds.verified, addr, i - 1)
-          dstate.add(ds.unknown, a, 1)
-        end
-        util.raise(string.format("verify failed at %s: expected 0x%02X, the device holds 0x%02X%s",
-          hex(a), want:byte(i), got:byte(i) or 0, i > #got and " (short read)" or ""), "VERIFY",
-          { address = a, phase = "verify" })
-      end
-      if ds then dstate.add(ds.verified, addr, #want) end
-      off = off + #want
-      done = done + #want
-      progress("verify", done, total)
+  each_chunk(segs, opts.chunk, "verify", opts.progress, function(addr, want)
+    local got, msg, code = M.read(dev, addr, #want, report)
+    if not got then
+      fail(dev, string.format("verify: read at %s failed: %s; the data is written but not " ..
+        "verified: run dfush verify", hex(addr), msg), code, { address = addr, phase = "verify" })
     end
-  end
+    local i = util.first_diff(got, want)
+    if i then
+      local a = addr + i - 1
+      if ds then
+        dstate.add(ds.verified, addr, i - 1)
+        dstate.add(ds.unknown, a, 1)
+      end
+      util.raise(string.format("verify failed at %s: expected 0x%02X, the device holds 0x%02X%s",
+        hex(a), want:byte(i), got:byte(i) or 0, i > #got and " (short read)" or ""), "VERIFY",
+        { address = a, phase = "verify" })
+    end
+    if ds then dstate.add(ds.verified, addr, #want) end
+  end)
 end
 
 --- Turn a list of {path=, image=} or a single Image into the plan's image list.
