@@ -62,12 +62,14 @@ static const struct code_name state_codes[] = {DFU_STATE_LIST(DFU_X_)};
 
 #define NCODES(t) (sizeof(t) / sizeof(t)[0])
 
-static const struct code_name *by_value(const struct code_name *t, size_t n, int value)
+/* The name (or, with text set, the human text) of value in t, else dflt. */
+static const char *lookup(const struct code_name *t, size_t n, int value, int text,
+                          const char *dflt)
 {
     for (size_t i = 0; i < n; i++)
         if (t[i].value == value)
-            return &t[i];
-    return NULL;
+            return text ? t[i].text : t[i].name;
+    return dflt;
 }
 
 static int by_name(const struct code_name *t, size_t n, const char *name)
@@ -80,26 +82,22 @@ static int by_name(const struct code_name *t, size_t n, const char *name)
 
 const char *dfu_err_name(int code)
 {
-    const struct code_name *c = by_value(err_codes, NCODES(err_codes), code);
-    return c != NULL ? c->name : "UNKNOWN";
+    return lookup(err_codes, NCODES(err_codes), code, 0, "UNKNOWN");
 }
 
 const char *dfu_err_str(int code)
 {
-    const struct code_name *c = by_value(err_codes, NCODES(err_codes), code);
-    return c != NULL ? c->text : "unknown error";
+    return lookup(err_codes, NCODES(err_codes), code, 1, "unknown error");
 }
 
-const char *dfu_status_name(uint8_t status)
+const char *dfu_status_name(uint8_t v)
 {
-    const struct code_name *c = by_value(status_codes, NCODES(status_codes), status);
-    return c != NULL ? c->name : "errUNKNOWN";
+    return lookup(status_codes, NCODES(status_codes), v, 0, "errUNKNOWN");
 }
 
-const char *dfu_state_name(uint8_t state)
+const char *dfu_state_name(uint8_t v)
 {
-    const struct code_name *c = by_value(state_codes, NCODES(state_codes), state);
-    return c != NULL ? c->name : "unknown";
+    return lookup(state_codes, NCODES(state_codes), v, 0, "unknown");
 }
 
 int dfu_status_from_name(const char *name)
