@@ -442,6 +442,14 @@ static int cli_mode(lua_State *L, int argc, char **argv)
     return code; /* an integer, true/nil (0) or false (1) */
 }
 
+/* The C modules, preloaded so that require finds them in the host itself. */
+static const luaL_Reg builtin_modules[] = {
+    {"dfu.core", luaopen_dfu_core},
+    {"dfu.image", luaopen_dfu_image},
+    {"dfu.sim", luaopen_dfu_sim},
+    {NULL, NULL},
+};
+
 static int pmain(lua_State *L)
 {
     int argc = (int)lua_tointeger(L, 1);
@@ -450,12 +458,7 @@ static int pmain(lua_State *L)
     luaL_checkversion(L);
     luaL_openlibs(L);
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE); /* [preload] */
-    lua_pushcfunction(L, luaopen_dfu_core);
-    lua_setfield(L, -2, "dfu.core");
-    lua_pushcfunction(L, luaopen_dfu_image);
-    lua_setfield(L, -2, "dfu.image");
-    lua_pushcfunction(L, luaopen_dfu_sim);
-    lua_setfield(L, -2, "dfu.sim");
+    luaL_setfuncs(L, builtin_modules, 0);
     lua_pop(L, 1);
     setpaths(L);
     lua_warning(L, "@on", 0);

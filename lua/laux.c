@@ -100,14 +100,15 @@ struct lbox *dfulua_newbox(lua_State *L)
 
 static void box_types(lua_State *L)
 {
-    if (luaL_newmetatable(L, DFU_MT_BOX)) { /* [mt] */
-        lua_pushcfunction(L, box_gc);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, box_gc);
-        lua_setfield(L, -2, "__close");
-        lua_pushcfunction(L, box_tostring);
-        lua_setfield(L, -2, "__tostring");
-    }
+    static const luaL_Reg meta[] = {
+        {"__gc", box_gc},
+        {"__close", box_gc},
+        {"__tostring", box_tostring},
+        {NULL, NULL},
+    };
+
+    if (luaL_newmetatable(L, DFU_MT_BOX)) /* [mt] */
+        luaL_setfuncs(L, meta, 0);
     lua_pop(L, 1);
 }
 
