@@ -107,7 +107,7 @@ static int add_run(struct parser *ps, uint32_t addr, uint32_t count, uint32_t si
 /* count '*' size multiplier type; advances *addr past the segment. */
 static int parse_segment(struct parser *ps, uint64_t *addr)
 {
-    uint64_t count, size, mult = 1;
+    uint64_t count = 0, size = 0, mult = 1;
     uint8_t type;
     int rc;
 

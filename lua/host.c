@@ -28,6 +28,9 @@
 #ifndef DFU_INSTALL_LUADIR
 #define DFU_INSTALL_LUADIR "/usr/local/share/lua/5.4"
 #endif
+#ifndef DFU_SOURCE_DIR
+#define DFU_SOURCE_DIR "."
+#endif
 #ifndef DFU_INSTALL_SCRIPTDIR
 #define DFU_INSTALL_SCRIPTDIR "/usr/local/share/dfush/scripts"
 #endif
@@ -142,27 +145,55 @@ static const char setpaths_lua[] =
     "  table.insert(package.dfush_scripts, d)\n"
     "end\n";
 
+/* Push the Lua library and recipe directories when base/lua_rel holds dfu/init.lua and
+ * base/script_rel holds flash.lua; returns whether it did. */
+static int try_tree(lua_State *L, const char *base, const char *lua_rel, const char *script_rel)
+{
+    char probe[PATH_MAX + 64];
+
+    snprintf(probe, sizeof probe, "%s/%s/dfu/init.lua", base, lua_rel);
+    if (!isfile(probe))
+        return 0;
+    snprintf(probe, sizeof probe, "%s/%s/flash.lua", base, script_rel);
+    if (!isfile(probe))
+        return 0;
+    lua_pushfstring(L, "%s/%s", base, lua_rel);
+    lua_pushfstring(L, "%s/%s", base, script_rel);
+    return 1;
+}
+
+/* Where the Lua library and the recipes are, found from the binary's own location so that any
+ * build or install directory works: an installed tree (PREFIX/bin/dfush with
+ * PREFIX/share/lua/5.4 and PREFIX/share/dfush/scripts, wherever PREFIX is), the build tree of
+ * a checkout (any build directory: the source directory is compiled in and used when the
+ * binary sits next to a CMakeCache.txt), the checkout around a build/ directory, else the
+ * configured install paths. */
 static void setpaths(lua_State *L)
 {
-    char exe[PATH_MAX], probe[PATH_MAX + 32], repo[PATH_MAX];
+    char exe[PATH_MAX], probe[PATH_MAX + 32], up[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    int found = 0;
 
     luaL_loadbuffer(L, setpaths_lua, sizeof setpaths_lua - 1, "=setpaths");
-    lua_pushstring(L, DFU_INSTALL_LUADIR);
-    lua_pushstring(L, DFU_INSTALL_SCRIPTDIR); /* [fn luadir scriptdir] */
     if (n > 0) {
         exe[n] = '\0';
         if (strrchr(exe, '/') != NULL)
             *strrchr(exe, '/') = '\0';
-        snprintf(probe, sizeof probe, "%s/..", exe); /* <repo>/build/dfush -> <repo> */
-        if (realpath(probe, repo) != NULL) {
-            snprintf(probe, sizeof probe, "%s/lua/dfu/init.lua", repo);
-            if (isfile(probe)) { /* running from a build tree inside the repository */
-                lua_pop(L, 2);
-                lua_pushfstring(L, "%s/lua", repo);
-                lua_pushfstring(L, "%s/scripts", repo);
-            }
+        snprintf(probe, sizeof probe, "%s/..", exe);
+        if (realpath(probe, up) != NULL)
+            found = try_tree(L, up, "share/lua/5.4", "share/dfush/scripts");
+        snprintf(probe, sizeof probe, "%s/CMakeCache.txt", exe);
+        if (!found && isfile(probe))
+            found = try_tree(L, DFU_SOURCE_DIR, "lua", "scripts");
+        if (!found) {
+            snprintf(probe, sizeof probe, "%s/..", exe);
+            if (realpath(probe, up) != NULL)
+                found = try_tree(L, up, "lua", "scripts");
         }
+    }
+    if (!found) {
+        lua_pushstring(L, DFU_INSTALL_LUADIR);
+        lua_pushstring(L, DFU_INSTALL_SCRIPTDIR); /* [fn luadir scriptdir] */
     }
     lua_call(L, 2, 0);
 }
