@@ -474,11 +474,13 @@ static int cli_mode(lua_State *L, int argc, char **argv)
 }
 
 /* The C modules, preloaded so that require finds them in the host itself. */
-static const luaL_Reg builtin_modules[] = {
+static const struct {
+    const char *name;
+    lua_CFunction open;
+} builtin_modules[] = {
     {"dfu.core", luaopen_dfu_core},
     {"dfu.image", luaopen_dfu_image},
     {"dfu.sim", luaopen_dfu_sim},
-    {NULL, NULL},
 };
 
 static int pmain(lua_State *L)
@@ -489,7 +491,10 @@ static int pmain(lua_State *L)
     luaL_checkversion(L);
     luaL_openlibs(L);
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE); /* [preload] */
-    luaL_setfuncs(L, builtin_modules, 0);
+    for (size_t i = 0; i < sizeof builtin_modules / sizeof builtin_modules[0]; i++) {
+        lua_pushcfunction(L, builtin_modules[i].open);
+        lua_setfield(L, -2, builtin_modules[i].name);
+    }
     lua_pop(L, 1);
     setpaths(L);
     lua_warning(L, "@on", 0);

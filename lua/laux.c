@@ -100,7 +100,7 @@ struct lbox *dfulua_newbox(lua_State *L)
 
 static void box_types(lua_State *L)
 {
-    static const luaL_Reg meta[] = {
+    static const luaL_Reg box_meta[] = {
         {"__gc", box_gc},
         {"__close", box_gc},
         {"__tostring", box_tostring},
@@ -108,7 +108,7 @@ static void box_types(lua_State *L)
     };
 
     if (luaL_newmetatable(L, DFU_MT_BOX)) /* [mt] */
-        luaL_setfuncs(L, meta, 0);
+        luaL_setfuncs(L, box_meta, 0);
     lua_pop(L, 1);
 }
 
