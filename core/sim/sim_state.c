@@ -29,12 +29,13 @@
  * - open: FILE is resolved to a path without symbolic links (realpath), so that a link named in
  *   state= keeps pointing at the file it names and every write replaces that file. A link to a
  *   missing file is refused. The process then takes an exclusive fcntl() lock on the sibling
- *   FILE.lock (created if missing, never removed: removing it could let two processes lock
- *   different files of the same name) and holds it until the simulator is freed; a second
- *   process gets DFU_E_BUSY. Simulators of one process share the lock (the list below), so a
- *   process re-opening a file it already has open does not fail against itself. Then FILE is
- *   loaded. A missing FILE is created at once (erased); one with a journal is rewritten as a
- *   snapshot, so that appends follow a clean end.
+ *   FILE.lock (created if missing) and holds it until the simulator is freed; a second process
+ *   gets DFU_E_BUSY. The holder removes FILE.lock before it lets go; a process that locked a
+ *   FILE.lock the name no longer refers to tries again, so there is never more than one holder
+ *   (a killed process leaves FILE.lock behind, unlocked). Simulators of one process share the lock
+ * (the list below), so a process re-opening a file it already has open does not fail against
+ * itself. Then FILE is loaded. A missing FILE is created at once (erased); one with a journal is
+ * rewritten as a snapshot, so that appends follow a clean end.
  * - after every request (and every backdoor write) the pages changed by it are appended to the
  *   journal with one write(). That survives the death of the process; there is no fsync per
  *   request, so an operating system crash can lose the last entries (dropped on load).
@@ -69,7 +70,8 @@
 struct sim_file {
     struct sim_file *next;
     char *path;     /* the file, symbolic links resolved */
-    dev_t lock_dev; /* identity of FILE.lock */
+    char *lock;     /* FILE.lock */
+    dev_t lock_dev; /* its identity */
     ino_t lock_ino;
     int lock_fd; /* holds the lock */
     int fd;      /* the file open for appending, -1 until needed */
@@ -733,13 +735,57 @@ static int resolve(const char *given, char **out, struct dfu_err *err)
     return 0;
 }
 
+/* Lock FILE.lock at @lock: the descriptor holding the lock, or -1 with @err set. The file is
+ * removed by the holder when it is done, so a process that locks a file the name no longer
+ * refers to (removed, or replaced by a new one, between its open and its lock) tries again. */
+static int take_lock(const char *lock, const char *shown, struct stat *st, struct dfu_err *err)
+{
+    for (int attempt = 0; attempt < 100; attempt++) {
+        struct flock fl;
+        struct stat now;
+        int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+
+        if (fd < 0 || fstat(fd, st) != 0) {
+            int e = errno;
+            if (fd >= 0)
+                close(fd);
+            dfu_err_set(err, DFU_E_IO, "sim: cannot lock state file %s: %s: %s", shown, lock,
+                        strerror(e));
+            return -1;
+        }
+        memset(&fl, 0, sizeof fl);
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        if (fcntl(fd, F_SETLK, &fl) != 0) {
+            int e = errno;
+            struct flock who = fl;
+            if (e != EACCES && e != EAGAIN)
+                dfu_err_set(err, DFU_E_IO, "sim: cannot lock state file %s: %s", shown,
+                            strerror(e));
+            else if (fcntl(fd, F_GETLK, &who) == 0 && who.l_type != F_UNLCK && who.l_pid > 0)
+                dfu_err_set(err, DFU_E_BUSY,
+                            "sim: state file %s is in use by another process (pid %ld)", shown,
+                            (long)who.l_pid);
+            else
+                dfu_err_set(err, DFU_E_BUSY, "sim: state file %s is in use by another process",
+                            shown);
+            close(fd);
+            return -1;
+        }
+        if (stat(lock, &now) == 0 && now.st_dev == st->st_dev && now.st_ino == st->st_ino)
+            return fd;
+        close(fd);
+    }
+    dfu_err_set(err, DFU_E_BUSY, "sim: state file %s is in use by another process", shown);
+    return -1;
+}
+
 /* The process's entry for @path (resolved), taking the lock when it is new. */
 static int lock_file(char *path, const char *shown, struct sim_file **out, struct dfu_err *err)
 {
     size_t n = strlen(path);
     char *lock = malloc(n + 6);
     struct sim_file *sf;
-    struct flock fl;
     struct stat st;
     int fd;
 
@@ -760,44 +806,20 @@ static int lock_file(char *path, const char *shown, struct sim_file **out, struc
     }
     /* Not ours: another descriptor of a file this process has locked would drop that lock when
      * closed (fcntl locks belong to the process), which the lookup above rules out. */
-    fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        dfu_err_set(err, DFU_E_IO, "sim: cannot lock state file %s: %s: %s", shown, lock,
-                    strerror(e));
+    fd = take_lock(lock, shown, &st, err);
+    if (fd < 0) {
         free(lock);
-        return DFU_E_IO;
-    }
-    free(lock);
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    if (fcntl(fd, F_SETLK, &fl) != 0) {
-        int e = errno;
-        struct flock who = fl;
-        if (e != EACCES && e != EAGAIN) {
-            close(fd);
-            return dfu_err_set(err, DFU_E_IO, "sim: cannot lock state file %s: %s", shown,
-                               strerror(e));
-        }
-        if (fcntl(fd, F_GETLK, &who) == 0 && who.l_type != F_UNLCK && who.l_pid > 0) {
-            close(fd);
-            return dfu_err_set(err, DFU_E_BUSY,
-                               "sim: state file %s is in use by another process (pid %ld)", shown,
-                               (long)who.l_pid);
-        }
-        close(fd);
-        return dfu_err_set(err, DFU_E_BUSY, "sim: state file %s is in use by another process",
-                           shown);
+        return err != NULL ? err->code : DFU_E_BUSY;
     }
     sf = calloc(1, sizeof *sf);
     if (sf == NULL) {
+        unlink(lock);
         close(fd);
+        free(lock);
         return dfu_err_set(err, DFU_E_NOMEM, "out of memory");
     }
     sf->path = path;
+    sf->lock = lock;
     sf->lock_dev = st.st_dev;
     sf->lock_ino = st.st_ino;
     sf->lock_fd = fd;
@@ -823,7 +845,9 @@ static void unlock_file(struct sim_file *sf)
     }
     if (sf->fd >= 0)
         close(sf->fd);
+    unlink(sf->lock);   /* while still holding it: see take_lock */
     close(sf->lock_fd); /* releases the lock */
+    free(sf->lock);
     free(sf->path);
     free(sf);
 }

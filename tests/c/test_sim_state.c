@@ -118,7 +118,7 @@ static int child_flash(dfu_sim *s)
  * the file then holds what the first one wrote. */
 static int test_second_process_refused(void)
 {
-    char path[128], link[140], spec[256];
+    char path[128], link[140], lock[140], spec[256];
     struct child c;
     uint8_t back[1024];
     dfu_sim *s = NULL;
@@ -141,12 +141,16 @@ static int test_second_process_refused(void)
     T_ASSERT(s == NULL);
 
     T_EQ_INT(end_child(&c), 0);
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    T_EQ_INT(file_size(lock), -1); /* removed by its holder */
     snprintf(spec, sizeof spec, "stm32h753,state=%s", path);
     s = mk(spec);
     T_ASSERT(s != NULL);
+    T_EQ_INT(file_size(lock), 0);
     T_OK(dfu_sim_read_mem(s, 0x08020000, back, sizeof pattern, &e_), e_);
     T_EQ_MEM(back, pattern, sizeof pattern);
     dfu_sim_free(s);
+    T_EQ_INT(file_size(lock), -1);
     remove(link);
     cleanup(path);
     return 0;
@@ -156,7 +160,7 @@ static int test_second_process_refused(void)
  * H7 once-per-erase state of the programmed flash words. */
 static int test_killed_process_keeps_writes(void)
 {
-    char path[128], spec[256];
+    char path[128], lock[140], spec[256];
     struct child c;
     uint8_t back[1024];
     int status;
@@ -168,6 +172,9 @@ static int test_killed_process_keeps_writes(void)
     status = end_child(&c);
     T_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
+    /* the killed process left its FILE.lock behind, unlocked: no obstacle */
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    T_EQ_INT(file_size(lock), 0);
     dfu_sim *s = mk(spec);
     T_ASSERT(s != NULL);
     T_OK(dfu_sim_read_mem(s, 0x08020000, back, sizeof pattern, &e_), e_);
