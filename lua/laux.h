@@ -33,9 +33,11 @@ struct ldev {
     unsigned log_first, log_count, log_dropped;
     unsigned char log_level[DFULUA_LOG_LINES];
     char log_msg[DFULUA_LOG_LINES][DFULUA_LOG_LEN];
+    int owns_sim; /* opened by dfu.open over a simulator no one else has: closes it too */
 };
 
-/* Simulator box. sim == NULL only while it is being created. */
+/* Simulator box. sim == NULL while it is being created, and once closed by the device that
+ * owned it. */
 struct lsim {
     dfu_sim *sim;
 };

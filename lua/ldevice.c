@@ -167,6 +167,27 @@ static void pushstatus(lua_State *L, const struct dfu_status *st)
 
 /* ---- lifetime ---- */
 
+/* After the device at @idx is closed: a device that owns its simulator closes it too, so that
+ * the simulator's state= file is free for other processes at once rather than at the next
+ * collection. Once dev:sim() has handed the simulator out it stays open until collected. */
+static void close_own_sim(lua_State *L, int idx, struct ldev *b)
+{
+    struct lsim *ls;
+
+    if (b == NULL || !b->owns_sim)
+        return;
+    b->owns_sim = 0;
+    lua_getiuservalue(L, idx, 1); /* [.. sim] */
+    ls = luaL_testudata(L, -1, DFU_MT_SIM);
+    if (ls != NULL && ls->sim != NULL) {
+        dfu_sim *s = ls->sim;
+
+        ls->sim = NULL;
+        dfu_sim_free(s);
+    }
+    lua_pop(L, 1);
+}
+
 static int dev_close(lua_State *L)
 {
     struct ldev *b = todev(L);
@@ -186,6 +207,7 @@ static int dev_close(lua_State *L)
         dfu_dev_close(d);
         drain_logs(L, b);
     }
+    close_own_sim(L, 1, b);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -205,7 +227,10 @@ static void close_box(struct ldev *b)
 /* __gc and __close: never raises (manual 2.5.3). */
 static int dev_gc(lua_State *L)
 {
-    close_box(lua_touserdata(L, 1));
+    struct ldev *b = lua_touserdata(L, 1);
+
+    close_box(b);
+    close_own_sim(L, 1, b);
     return 0;
 }
 
@@ -442,8 +467,10 @@ static int dev_on_log(lua_State *L)
 
 static int dev_sim(lua_State *L)
 {
-    checkdev(L);
+    struct ldev *b = checkdev(L);
+
     dfulua_checknargs(L, 1);
+    b->owns_sim = 0;                                   /* shared from now on */
     if (lua_getiuservalue(L, 1, 1) != LUA_TUSERDATA || /* [sim?] */
         luaL_testudata(L, -1, DFU_MT_SIM) == NULL) {
         lua_pushnil(L);
@@ -912,10 +939,14 @@ static int mod_open(lua_State *L)
         lua_pop(L, 1); /* [sim] */
         if (rc < 0)
             return dfulua_fail(L, rc, &e);
-        ls->sim = sim;                     /* ownership moves to the Lua GC */
-        if (dfulua_sim_device(L, -1) != 1) /* [sim dev] or [sim nil msg code] */
+        ls->sim = sim;                       /* ownership moves to the Lua GC */
+        if (dfulua_sim_device(L, -1) != 1) { /* [sim dev] or [sim nil msg code] */
+            ls->sim = NULL;                  /* unreachable: closed now */
+            dfu_sim_free(sim);
             return 3;
+        }
         lua_remove(L, -2); /* [dev] */
+        ((struct ldev *)lua_touserdata(L, -1))->owns_sim = 1;
     } else {
         b = newdev(L, 0); /* [dev] */
         rc = dfu_open(s, &d, &e);
@@ -928,6 +959,7 @@ static int mod_open(lua_State *L)
     rc = apply_spec(b->dev, &spec, &e);
     if (rc < 0) {
         close_box(b); /* close it now rather than at the next GC cycle */
+        close_own_sim(L, -1, b);
         return dfulua_fail(L, rc, &e);
     }
     return 1;

@@ -149,11 +149,14 @@ int dfu_sim_new(const char *spec, dfu_sim **out, struct dfu_err *err)
     }
     rc = simi_mem_init(s, err);
     if (rc == 0 && s->state_path != NULL)
-        rc = simi_state_load(s, err);
+        rc = simi_state_open(s, err);
     if (rc != 0)
         goto fail;
     if ((s->fflags & SIM_FF_RDP1) && simi_rdp(s) == 0xAA)
         simi_set_rdp(s, 0xBB);
+    rc = simi_state_sync(s, err);
+    if (rc != 0)
+        goto fail;
     if (s->events_path != NULL) {
         s->evf = fopen(s->events_path, "a");
         if (s->evf == NULL) {
@@ -172,9 +175,7 @@ int dfu_sim_new(const char *spec, dfu_sim **out, struct dfu_err *err)
     *out = s;
     return 0;
 fail:
-    free(s->state_path); /* never overwrite a state file that failed to load */
-    s->state_path = NULL;
-    dfu_sim_free(s);
+    dfu_sim_free(s); /* a state file that failed to load was never opened: it stays as it is */
     return rc;
 }
 
@@ -182,8 +183,7 @@ void dfu_sim_free(dfu_sim *s)
 {
     if (s == NULL)
         return;
-    if (s->state_path != NULL)
-        simi_state_save(s, NULL);
+    simi_state_close(s);
     simi_mem_free(s);
     simi_events_free(s);
     free(s->state_path);
@@ -441,6 +441,10 @@ int dfu_sim_control(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_
         if (s->reset_at == s->now)
             tick(s);
     }
+    /* what the request changed is in the state= file before the host sees the answer */
+    int src = simi_state_sync(s, err);
+    if (src != 0)
+        return src;
     if (rc != 0)
         return dfu_err_set(err, rc, "sim: %s stalled", simi_req_name(r));
     *len = n;

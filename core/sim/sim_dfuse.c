@@ -149,11 +149,15 @@ static void run_cmd(dfu_sim *s, struct job_result *jr)
         jr->busy_us = p->mass_us;
         struct sim_region *f = simi_region_kind(s, SIM_K_FLASH);
         memset(f->mem, 0xFF, f->size);
+        simi_touch(s, f, 0, f->size);
         if (s->wmask != NULL)
             memset(s->wmask, 0, f->size / p->prog_unit / 8 + 1);
-        for (unsigned i = 0; i < s->nreg; i++)
-            if (s->reg[i].kind == SIM_K_RAM)
+        for (unsigned i = 0; i < s->nreg; i++) {
+            if (s->reg[i].kind == SIM_K_RAM) {
                 memset(s->reg[i].mem, 0, s->reg[i].size);
+                simi_touch(s, &s->reg[i], 0, s->reg[i].size);
+            }
+        }
         simi_set_rdp(s, 0xAA);
         s->fflags &= ~SIM_FF_RDP1;
         simi_event(s, "\"ev\":\"erase\",\"address\":%u,\"size\":%u,\"mass\":true",
@@ -211,6 +215,7 @@ static void run_write(dfu_sim *s, struct job_result *jr)
         if (pseudo_fault(s, SIM_R_WRITE, jr))
             return;
         memcpy(r->mem + (addr - r->base), s->xbuf, n);
+        simi_touch(s, r, addr - r->base, (uint32_t)n);
         return;
     case SIM_K_OB:
         jr->poll_ms = p->poll_erase;
@@ -234,6 +239,7 @@ static void run_write(dfu_sim *s, struct job_result *jr)
         }
         if (pseudo_fault(s, SIM_R_WRITE, jr))
             return;
+        simi_touch(s, r, addr - r->base, (uint32_t)n);
         for (size_t i = 0; i < n; i++) {
             uint8_t *m = r->mem + (addr - r->base) + i;
             jr->busy_us += p->prog_us;

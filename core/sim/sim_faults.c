@@ -129,5 +129,5 @@ int dfu_sim_inject(dfu_sim *s, const char *faults, struct dfu_err *err)
 
     if (rc == 0 && !(old & SIM_FF_RDP1) && (s->fflags & SIM_FF_RDP1) && simi_rdp(s) == 0xAA)
         simi_set_rdp(s, 0xBB);
-    return rc;
+    return rc != 0 ? rc : simi_state_sync(s, err);
 }

@@ -6,7 +6,8 @@
  *   sim.c           spec parsing, EP0 (standard + DFU class requests), clock, transport
  *   sim_dfuse.c     the DfuSe ROM job model (commands, writes, uploads) and the plain DFU 1.1 model
  *   sim_profiles.c  the profile tables and the descriptors built from them
- *   sim_mem.c       memory regions, erase/program rules, the state= file
+ *   sim_mem.c       memory regions, erase/program rules
+ *   sim_state.c     the state= file: its format, the lock, the journal of changes
  *   sim_ob.c        option bytes, RDP, write protection
  *   sim_leave.c     what happens when the device leaves DFU or resets
  *   sim_faults.c    fault parsing and matching
@@ -72,7 +73,11 @@ struct sim_region {
     int alt;               /* alt setting whose media this is */
     uint8_t fill;          /* erased value */
     uint8_t *mem;
+    uint8_t *dirty; /* state=: SIM_PAGE pages changed since the file last had them, 1 bit each */
 };
+
+/* Granularity of the state= file: memory is stored and journaled in pages of this size. */
+#define SIM_PAGE 256u
 
 #define SIM_MAX_REGIONS 8
 #define SIM_MAX_FAULTS 32
@@ -138,10 +143,14 @@ struct dfu_sim {
     const struct sim_profile *p;
     struct sim_region reg[SIM_MAX_REGIONS];
     unsigned nreg;
-    uint8_t *wmask; /* flash words programmed since their erase, 1 bit per prog_unit (H7) */
+    uint8_t *wmask;       /* flash words programmed since their erase, 1 bit per prog_unit (H7) */
+    uint8_t *wmask_dirty; /* state=: pages of wmask changed, as sim_region.dirty */
+    int dirty;            /* state=: some page is marked dirty */
 
     /* options */
     char *state_path, *events_path;
+    struct sim_file *sf;   /* the open state= file (sim_state.c) */
+    unsigned long sf_seen; /* journal entries of the file this simulator's memory includes */
     int boot0, jump_branch;
     int rom_id; /* ID byte (profile default unless rom=) */
 
@@ -204,6 +213,10 @@ int simi_req_from_name(const char *name);
 /* sim_mem.c */
 int simi_mem_init(dfu_sim *s, struct dfu_err *err);
 void simi_mem_free(dfu_sim *s);
+/** Mark @len bytes at offset @off of region @r as changed, for the state= file. Every change to
+ *  persisted memory (flash and its programmed-word mask, RAM, option bytes, OTP) goes through
+ *  here. */
+void simi_touch(dfu_sim *s, const struct sim_region *r, uint32_t off, uint32_t len);
 struct sim_region *simi_region(dfu_sim *s, uint32_t addr);
 struct sim_region *simi_region_kind(dfu_sim *s, enum sim_kind kind);
 int simi_is_ram(const dfu_sim *s, uint32_t addr, int allow_end);
@@ -218,9 +231,16 @@ void simi_mass_erase(dfu_sim *s);
 uint8_t simi_program(dfu_sim *s, uint32_t addr, const uint8_t *data, size_t len, uint64_t *busy);
 int simi_flash_programmed(const dfu_sim *s, uint32_t addr);
 uint32_t simi_rd32(dfu_sim *s, uint32_t addr);
-int simi_state_load(dfu_sim *s, struct dfu_err *err);
+
+/* sim_state.c */
+/** Lock the state= file for the life of @s and load it (creating it erased if missing). */
+int simi_state_open(dfu_sim *s, struct dfu_err *err);
+/** Put the pages changed since the last call into the file (a no-op when none changed). */
+int simi_state_sync(dfu_sim *s, struct dfu_err *err);
+/** simi_state_sync, then rewrite the file as one compact snapshot. */
 int simi_state_save(dfu_sim *s, struct dfu_err *err);
-uint32_t simi_crc32(uint32_t crc, const uint8_t *p, size_t n);
+/** Sync, compact when the last user in this process goes, and release the lock. */
+void simi_state_close(dfu_sim *s);
 
 /* sim_ob.c */
 void simi_ob_defaults(dfu_sim *s);

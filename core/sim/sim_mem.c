@@ -1,5 +1,4 @@
-/* Simulator memory: regions, flash erase/program rules, and the state= file. */
-#include <errno.h>
+/* Simulator memory: regions and the flash erase/program rules. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,11 +99,28 @@ int simi_mem_init(dfu_sim *s, struct dfu_err *err)
 
 void simi_mem_free(dfu_sim *s)
 {
-    for (unsigned i = 0; i < s->nreg; i++)
+    for (unsigned i = 0; i < s->nreg; i++) {
         free(s->reg[i].mem);
+        free(s->reg[i].dirty);
+    }
     s->nreg = 0;
     free(s->wmask);
-    s->wmask = NULL;
+    free(s->wmask_dirty);
+    s->wmask = s->wmask_dirty = NULL;
+}
+
+void simi_touch(dfu_sim *s, const struct sim_region *r, uint32_t off, uint32_t len)
+{
+    if (r->dirty == NULL || len == 0)
+        return;
+    for (uint32_t pg = off / SIM_PAGE; pg <= (off + len - 1) / SIM_PAGE; pg++)
+        r->dirty[pg / 8] |= (uint8_t)(1u << (pg % 8));
+    if (r->kind == SIM_K_FLASH && s->wmask_dirty != NULL) {
+        uint32_t span = s->p->prog_unit * 8u * SIM_PAGE; /* flash bytes per page of wmask */
+        for (uint32_t pg = off / span; pg <= (off + len - 1) / span; pg++)
+            s->wmask_dirty[pg / 8] |= (uint8_t)(1u << (pg % 8));
+    }
+    s->dirty = 1;
 }
 
 struct sim_region *simi_region(dfu_sim *s, uint32_t addr)
@@ -208,6 +224,7 @@ static void erase_range(dfu_sim *s, uint32_t base, uint32_t size)
     struct sim_region *f = simi_region_kind(s, SIM_K_FLASH);
 
     memset(f->mem + (base - f->base), 0xFF, size);
+    simi_touch(s, f, base - f->base, size);
     if (s->wmask != NULL)
         for (uint32_t w = (base - f->base) / s->p->prog_unit;
              w < (base - f->base + size) / s->p->prog_unit; w++)
@@ -283,6 +300,7 @@ uint8_t simi_program(dfu_sim *s, uint32_t addr, const uint8_t *data, size_t len,
         return DFU_STATUS_OK;
     if (p->fam == SIM_FAM_H7) {
         uint32_t w0 = o / unit, w1 = (uint32_t)((o + len - 1) / unit);
+        simi_touch(s, f, w0 * unit, (w1 - w0 + 1) * unit);
         for (uint32_t w = w0; w <= w1; w++) {
             int idx = simi_sector(s, f->base + w * unit, &sbase, &ssize);
             *busy += p->prog_us;
@@ -298,6 +316,7 @@ uint8_t simi_program(dfu_sim *s, uint32_t addr, const uint8_t *data, size_t len,
             s->wmask[w / 8] |= (uint8_t)(1u << (w % 8));
         }
     } else {
+        simi_touch(s, f, o, (uint32_t)len);
         for (size_t i = 0; i < len; i++) {
             if (i % unit == 0)
                 *busy += p->prog_us;
@@ -348,6 +367,7 @@ int dfu_sim_write_mem(dfu_sim *s, uint32_t addr, const uint8_t *buf, size_t len,
             return dfu_err_set(err, DFU_E_RANGE, "sim: address 0x%08x is not mapped",
                                (unsigned)(addr + i));
         r->mem[addr + i - r->base] = buf[i];
+        simi_touch(s, r, (uint32_t)(addr + i - r->base), 1);
         if (r->kind == SIM_K_FLASH && s->wmask != NULL) {
             uint32_t w = (uint32_t)(addr + i - r->base) / s->p->prog_unit;
             s->wmask[w / 8] |= (uint8_t)(1u << (w % 8));
@@ -355,269 +375,5 @@ int dfu_sim_write_mem(dfu_sim *s, uint32_t addr, const uint8_t *buf, size_t len,
         if (r->kind == SIM_K_FEAT && addr + i == r->base)
             s->feat0 = buf[i];
     }
-    return 0;
-}
-
-/* CRC-32 (IEEE, reflected, as zlib). */
-uint32_t simi_crc32(uint32_t crc, const uint8_t *p, size_t n)
-{
-    crc = ~crc;
-    while (n--) {
-        crc ^= *p++;
-        for (int k = 0; k < 8; k++)
-            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-    }
-    return ~crc;
-}
-
-/*
- * The state= file (all integers little-endian):
- *   "DFUSIMST"  magic, 8 bytes
- *   u32 version (1), char profile[16] (NUL padded), u32 record count
- *   records:  u32 tag (region base address; 0xFFFFFFFF = the H7 flash-word programmed mask)
- *             u32 size, u32 fill byte, u32 page count
- *             pages: u32 page index, then the page's bytes (256, or less for the last page)
- *             u32 CRC-32 of the record from its tag up to here
- *   "END\n"
- * Only 256-byte pages that differ from the fill byte are stored, so an erased 2 MiB flash
- * costs a few bytes. Flash, RAM, option bytes and OTP are stored; system memory is constant.
- * A zero-length file is treated like a missing one (a fresh, erased device).
- */
-#define PAGE 256u
-
-struct blob {
-    uint8_t *p;
-    size_t n, cap;
-};
-
-static int blob_put(struct blob *b, const void *src, size_t n)
-{
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->n + n)
-            cap *= 2;
-        uint8_t *q = realloc(b->p, cap);
-        if (q == NULL)
-            return DFU_E_NOMEM;
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, src, n);
-    b->n += n;
-    return 0;
-}
-
-static int blob_u32(struct blob *b, uint32_t v)
-{
-    uint8_t x[4];
-
-    put32(x, v);
-    return blob_put(b, x, 4);
-}
-
-static int save_record(struct blob *b, uint32_t tag, const uint8_t *mem, uint32_t size,
-                       uint8_t fill)
-{
-    size_t start = b->n, cnt_at;
-    uint32_t npages = 0;
-    int rc = blob_u32(b, tag) || blob_u32(b, size) || blob_u32(b, fill);
-
-    cnt_at = b->n;
-    rc = rc || blob_u32(b, 0);
-    for (uint32_t pg = 0; rc == 0 && pg * PAGE < size; pg++) {
-        uint32_t n = size - pg * PAGE < PAGE ? size - pg * PAGE : PAGE;
-        int blank = 1;
-        for (uint32_t i = 0; i < n && blank; i++)
-            blank = mem[pg * PAGE + i] == fill;
-        if (blank)
-            continue;
-        rc = blob_u32(b, pg) || blob_put(b, mem + pg * PAGE, n);
-        npages++;
-    }
-    if (rc != 0)
-        return DFU_E_NOMEM;
-    put32(b->p + cnt_at, npages);
-    return blob_u32(b, simi_crc32(0, b->p + start, b->n - start)) ? DFU_E_NOMEM : 0;
-}
-
-static int persisted(enum sim_kind k)
-{
-    return k == SIM_K_FLASH || k == SIM_K_RAM || k == SIM_K_OB || k == SIM_K_OTP;
-}
-
-int simi_state_save(dfu_sim *s, struct dfu_err *err)
-{
-    struct blob b = {NULL, 0, 0};
-    char name[16] = {0}, *tmp = NULL;
-    uint32_t nrec = 0;
-    int rc;
-    FILE *f = NULL;
-
-    if (s->state_path == NULL)
-        return 0;
-    for (unsigned i = 0; i < s->nreg; i++)
-        nrec += persisted(s->reg[i].kind) ? 1u : 0u;
-    nrec += s->wmask != NULL ? 1u : 0u;
-    strncpy(name, s->p->name, sizeof name - 1);
-    rc = blob_put(&b, "DFUSIMST", 8) || blob_u32(&b, 1) || blob_put(&b, name, 16) ||
-         blob_u32(&b, nrec);
-    for (unsigned i = 0; rc == 0 && i < s->nreg; i++)
-        if (persisted(s->reg[i].kind))
-            rc = save_record(&b, s->reg[i].base, s->reg[i].mem, s->reg[i].size, s->reg[i].fill);
-    if (rc == 0 && s->wmask != NULL) {
-        struct sim_region *fl = simi_region_kind(s, SIM_K_FLASH);
-        rc = save_record(&b, 0xFFFFFFFFu, s->wmask, fl->size / s->p->prog_unit / 8 + 1, 0);
-    }
-    rc = rc || blob_put(&b, "END\n", 4);
-    if (rc != 0) {
-        rc = dfu_err_set(err, DFU_E_NOMEM, "sim: out of memory saving state");
-        goto out;
-    }
-    tmp = malloc(strlen(s->state_path) + 8);
-    if (tmp == NULL) {
-        rc = dfu_err_set(err, DFU_E_NOMEM, "sim: out of memory saving state");
-        goto out;
-    }
-    sprintf(tmp, "%s.tmp", s->state_path);
-    f = fopen(tmp, "wb");
-    if (f == NULL || fwrite(b.p, 1, b.n, f) != b.n || fclose(f) != 0) {
-        int e = errno;
-        f = NULL;
-        rc = dfu_err_set(err, DFU_E_IO, "sim: cannot write state file %s: %s", tmp, strerror(e));
-        goto out;
-    }
-    if (rename(tmp, s->state_path) != 0) {
-        rc = dfu_err_set(err, DFU_E_IO, "sim: cannot rename %s to %s: %s", tmp, s->state_path,
-                         strerror(errno));
-        goto out;
-    }
-    rc = 0;
-out:
-    free(tmp);
-    free(b.p);
-    return rc;
-}
-
-static uint8_t *load_target(dfu_sim *s, uint32_t tag, uint32_t *size)
-{
-    if (tag == 0xFFFFFFFFu) {
-        if (s->wmask == NULL)
-            return NULL;
-        *size = simi_region_kind(s, SIM_K_FLASH)->size / s->p->prog_unit / 8 + 1;
-        return s->wmask;
-    }
-    for (unsigned i = 0; i < s->nreg; i++)
-        if (s->reg[i].base == tag && persisted(s->reg[i].kind)) {
-            *size = s->reg[i].size;
-            return s->reg[i].mem;
-        }
-    return NULL;
-}
-
-int simi_state_load(dfu_sim *s, struct dfu_err *err)
-{
-    const char *path = s->state_path;
-    FILE *f = fopen(path, "rb");
-    uint8_t *d = NULL;
-    size_t n = 0, cap = 0, off;
-    int rc = 0;
-
-    if (f == NULL) {
-        if (errno == ENOENT)
-            return 0;
-        return dfu_err_set(err, DFU_E_IO, "sim: cannot open state file %s: %s", path,
-                           strerror(errno));
-    }
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 65536;
-            uint8_t *q = realloc(d, cap);
-            if (q == NULL) {
-                rc = dfu_err_set(err, DFU_E_NOMEM, "sim: out of memory reading %s", path);
-                goto out;
-            }
-            d = q;
-        }
-        size_t got = fread(d + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (n == 0)
-        goto out;
-#define NEED(k)                                                                                    \
-    do {                                                                                           \
-        if (n - off < (size_t)(k)) {                                                               \
-            rc = dfu_err_set(err, DFU_E_FORMAT, "sim: state file %s is truncated at byte %zu",     \
-                             path, n);                                                             \
-            goto out;                                                                              \
-        }                                                                                          \
-    } while (0)
-    off = 0;
-    NEED(32);
-    if (memcmp(d, "DFUSIMST", 8) != 0 || get32(d + 8) != 1) {
-        rc = dfu_err_set(err, DFU_E_FORMAT, "sim: %s is not a simulator state file", path);
-        goto out;
-    }
-    if (strncmp((const char *)d + 12, s->p->name, 16) != 0) {
-        rc = dfu_err_set(err, DFU_E_FORMAT, "sim: state file %s belongs to profile %.16s, not %s",
-                         path, (const char *)d + 12, s->p->name);
-        goto out;
-    }
-    uint32_t nrec = get32(d + 28);
-    off = 32;
-    for (uint32_t r = 0; r < nrec; r++) {
-        size_t start = off;
-        NEED(16);
-        uint32_t tag = get32(d + off), size = get32(d + off + 4), fill = get32(d + off + 8);
-        uint32_t npages = get32(d + off + 12), have = 0;
-        uint8_t *mem = load_target(s, tag, &have);
-        off += 16;
-        if (mem == NULL || have != size || fill > 0xFF) {
-            rc = dfu_err_set(err, DFU_E_FORMAT,
-                             "sim: state file %s: record 0x%08x (%u bytes) does not match the "
-                             "device",
-                             path, (unsigned)tag, (unsigned)size);
-            goto out;
-        }
-        /* Check the whole record before touching memory. */
-        size_t scan = off;
-        for (uint32_t i = 0; i < npages; i++) {
-            if (scan > n || n - scan < 4) {
-                scan = n + 1;
-                break;
-            }
-            uint32_t pg = get32(d + scan);
-            if ((uint64_t)pg * PAGE >= size) {
-                rc = dfu_err_set(err, DFU_E_FORMAT, "sim: state file %s: bad page %u in 0x%08x",
-                                 path, (unsigned)pg, (unsigned)tag);
-                goto out;
-            }
-            scan += 4 + (size - pg * PAGE < PAGE ? size - pg * PAGE : PAGE);
-        }
-        off = scan > n ? n : scan;
-        NEED((scan - off) + 4);
-        if (simi_crc32(0, d + start, off - start) != get32(d + off)) {
-            rc = dfu_err_set(err, DFU_E_FORMAT, "sim: state file %s: CRC mismatch in 0x%08x", path,
-                             (unsigned)tag);
-            goto out;
-        }
-        memset(mem, (int)fill, size);
-        for (size_t q = start + 16; q < off;) {
-            uint32_t pg = get32(d + q), m = size - pg * PAGE < PAGE ? size - pg * PAGE : PAGE;
-            memcpy(mem + pg * PAGE, d + q + 4, m);
-            q += 4 + m;
-        }
-        off += 4;
-    }
-    NEED(4);
-    if (memcmp(d + off, "END\n", 4) != 0) {
-        rc = dfu_err_set(err, DFU_E_FORMAT, "sim: state file %s: bad trailer", path);
-        goto out;
-    }
-#undef NEED
-out:
-    fclose(f);
-    free(d);
-    return rc;
+    return simi_state_sync(s, err);
 }

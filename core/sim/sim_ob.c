@@ -86,6 +86,7 @@ void simi_set_rdp(dfu_sim *s, uint8_t rdp)
 
     if (o == NULL)
         return;
+    simi_touch(s, simi_region_kind(s, SIM_K_OB), 0, s->p->ob_size);
     if (s->p->fam == SIM_FAM_F4) {
         o[1] = rdp;
         o[3] = (uint8_t)~rdp;
@@ -119,6 +120,7 @@ uint8_t simi_ob_write(dfu_sim *s, const uint8_t *data, size_t len)
 
     if (o == NULL || len != s->p->ob_size)
         return DFU_STATUS_ERR_TARGET;
+    simi_touch(s, simi_region_kind(s, SIM_K_OB), 0, s->p->ob_size);
     if (s->p->fam == SIM_FAM_F4) {
         memcpy(o, data, len);
     } else {
@@ -138,6 +140,7 @@ uint8_t simi_ob_write(dfu_sim *s, const uint8_t *data, size_t len)
     if (old_rdp != 0xAA && old_rdp != 0xCC && simi_rdp(s) == 0xAA) {
         struct sim_region *f = simi_region_kind(s, SIM_K_FLASH);
         memset(f->mem, 0xFF, f->size);
+        simi_touch(s, f, 0, f->size);
         if (s->wmask != NULL)
             memset(s->wmask, 0, f->size / s->p->prog_unit / 8 + 1);
         simi_event(s, "\"ev\":\"erase\",\"address\":%u,\"size\":%u,\"mass\":true",

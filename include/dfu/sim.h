@@ -26,7 +26,9 @@ const char *const *dfu_sim_profiles(void);
  *  "KIND:REQUEST:N[:reappear=MS];KIND..." (see core/sim/sim_faults.c): REQUEST is a ctrl event
  *  name (DNLOAD, GETSTATUS, ...) or WRITE / ERASE (the Nth executed data write / erase);
  *  "disconnect:GETSTATUS:40:reappear=200" brings the device back as a fresh ROM 200 ms later.
- *  A missing or empty state= file is a fresh erased device; a damaged one is DFU_E_FORMAT. */
+ *  A missing or empty state= file is a fresh erased device; a damaged one is DFU_E_FORMAT. The
+ *  state= file is locked until dfu_sim_free: another process gets DFU_E_BUSY (simulators of one
+ *  process share the lock). */
 int dfu_sim_new(const char *spec, dfu_sim **out, struct dfu_err *err);
 void dfu_sim_free(dfu_sim *s);
 
@@ -76,7 +78,9 @@ int dfu_sim_inject(dfu_sim *s, const char *faults, struct dfu_err *err);
 size_t dfu_sim_event_count(const dfu_sim *s);
 const char *dfu_sim_event(const dfu_sim *s, size_t i);
 
-/** Save memory to the state= file now (also done on free). */
+/** Rewrite the state= file as one compact snapshot now (also done on free). Every request and
+ *  backdoor write that changes memory is in the file when it returns already; a failure to write
+ *  it fails that call with DFU_E_IO. */
 int dfu_sim_save(dfu_sim *s, struct dfu_err *err);
 
 /** USB bus reset (what the transport's reset does): the ROM re-initialises its DFU class

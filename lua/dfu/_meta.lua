@@ -111,7 +111,9 @@ function core.listdir(path) end
 function core.list(devstr) end
 
 ---Open the one device matching a device string (nil or "" = "usb"). For "sim:..." the device
----owns a new simulator, reachable through dev:sim().
+---owns a new simulator, reachable through dev:sim(); closing the device closes it too (and frees
+---its state= file for other processes, which get "BUSY" while it is open) unless dev:sim() was
+---called.
 ---@param devstr? string
 ---@return dfu.Device|nil dev
 ---@return string? msg
@@ -175,7 +177,8 @@ function Device:last_error() end
 ---@return true
 function Device:on_log(fn, level) end
 
----The simulator behind a simulated device (shared; it stays alive as long as the device).
+---The simulator behind a simulated device (shared; it stays alive as long as the device, and
+---after it until collected).
 ---@return dfu.Sim|nil
 function Device:sim() end
 

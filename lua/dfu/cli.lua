@@ -7,10 +7,11 @@ local progress = require "dfu.progress"
 
 local M = {}
 
--- exit status by error code (design.md 3)
+-- exit status by error code (design.md 3); BUSY: the device is in use by another process
+-- (a simulator's state= file, a USB interface claimed elsewhere)
 M.EXIT = {
   USAGE = 2, FORMAT = 2, RANGE = 2, INVALID = 2,
-  NOT_FOUND = 3, AMBIGUOUS = 3, ACCESS = 3,
+  NOT_FOUND = 3, AMBIGUOUS = 3, ACCESS = 3, BUSY = 3,
   INTERRUPTED = 130, -- Ctrl-C, as a shell reports SIGINT
 }
 
