@@ -23,6 +23,7 @@ local function result_of(report, plan)
     left = report.left and { address = report.left.address, mode = report.left.mode } or dfu.json.null,
     seconds = report.seconds, bytes = plan.bytes, retries = report.retries,
     warnings = report.warnings, device_state = report.device_state,
+    sectors = report.sectors, kept = report.kept, dry_run = report.dry_run,
     option_bytes = report.option_bytes and {
       state = report.option_bytes.state, verified = report.option_bytes.verified,
       changed = report.option_bytes.changed, reset = report.option_bytes.reset,
@@ -30,13 +31,37 @@ local function result_of(report, plan)
   }
 end
 
+local ACTIONS = { skipped = "unchanged", programmed = "programmed without an erase", erased = "erased and written" }
+
+-- The per-sector decisions of the compare step (dfu.diff), one line each kind.
+local function sector_lines(ctx, report)
+  if not report.sectors or #report.sectors == 0 then return end
+  for _, kind in ipairs({ "skipped", "programmed", report.dry_run and "erased" or nil }) do
+    local t = {}
+    for _, s in ipairs(report.sectors) do
+      if s.action == kind then t[#t + 1] = util.range(s.address, s.size) end
+    end
+    if #t > 0 then ctx:say("%-8s %d sector(s) %s: %s", kind == "skipped" and "same" or kind:sub(1, 8), #t,
+      ACTIONS[kind], table.concat(t, ", ")) end
+  end
+  if (report.kept or 0) > 0 then
+    ctx:say("kept     %s outside the image in erased sectors (written back)", util.size(report.kept))
+  end
+end
+
 local function summary(ctx, report, plan)
+  if report.dry_run then
+    ctx:say("dry run: nothing was erased or written")
+    sector_lines(ctx, report)
+    return
+  end
+  sector_lines(ctx, report)
   local sectors = {}
   for _, e in ipairs(report.erased) do
     sectors[#sectors + 1] = util.range(e.address, e.size)
   end
   if report.mass_erase then
-    ctx:say("erased   whole flash (mass erase): %s", table.concat(sectors, ", "))
+    ctx:say("erased   whole flash (mass erase, nothing kept): %s", table.concat(sectors, ", "))
   else
     ctx:say("erased   %s", #sectors > 0 and (#sectors .. " sector(s): " .. table.concat(sectors, ", ")) or "nothing")
   end
@@ -65,6 +90,8 @@ return dfu.recipe {
 
 The whole job is planned before the device is touched: every file is loaded (ELF, Intel HEX, S-record, DfuSe .dfu, raw binary; a .bin needs @ADDR), every byte must lie in a writable sector of the alt setting, data is padded with 0xFF to the flash program unit, and only the sectors the image touches are erased, each once. Then the data is written in streamed blocks, read back and compared, and with --leave the device starts the application. A bad file or an image that does not fit exits with status 2 and nothing is erased.
 
+Before it erases anything, flash reads every sector the image touches and compares (--no-diff turns this off): a sector that already holds the image is left alone (the comparison is its verify), a sector that only gains data where it reads 0xFF is programmed without an erase where the chip allows it, and any other sector is erased and written. Bytes such a sector held outside the image (calibration, a config block) are written back, unless --erase-unwritten; --full (a mass erase) keeps nothing. When every sector needs an erase and nothing is kept, a mass erase is used where the family says it is faster. --dry-run prints what each sector would get and changes nothing.
+
 Blocks of 0xFF that lie in freshly erased sectors are not sent ("skipped"): the erase already left those bytes at 0xFF, and the read-back verify still checks them.
 
 Images for other alt settings get the same rules as the commands made for them. Data for the option bytes (a .dfu target, --alt, or alt= in the device string) is merged into the block the device holds now, decoded and checked exactly as by dfush ob set: the changed fields are shown, RDP level 2 is refused without --permanently-lock-device and a change of the read protection level without --force; the block is written after the flash, and the device's reset and the re-read follow. One-time programmable memory is written only with --write-otp, and only where its bytes are still 0xFF. --full applies to the flash alt only.]],
@@ -82,6 +109,9 @@ Images for other alt settings get the same rules as the commands made for them. 
     { name = "permanently-lock-device", help = "allow an option-byte image that sets read " ..
       "protection level 2, which locks the chip for good" },
     { name = "write-otp", help = "allow writing one-time programmable (OTP) memory" },
+    { name = "no-diff", help = "erase and write every touched sector without reading it first" },
+    { name = "erase-unwritten", help = "do not keep the bytes of touched sectors outside the image" },
+    { name = "dry-run", help = "print what each sector would get, and change nothing" },
   },
   examples = {
     "dfush -d sim:stm32h753 flash tests/fixtures/h7_seed.elf",
@@ -100,6 +130,7 @@ Images for other alt settings get the same rules as the commands made for them. 
       progress = ctx.progress, log = function(level, msg) ctx:log(level, "%s", msg) end,
       force = p.force, permanently_lock_device = p.permanently_lock_device, write_otp = p.write_otp,
       hold_interrupts = true, consume = true, -- the images are this command's own: padded in place
+      diff = not p.no_diff, erase_unwritten = p.erase_unwritten, dry_run = p.dry_run,
     }
     if not dev:info().dfuse then
       local report = dfu.flash.run_plain(dev, images, opts)

@@ -440,6 +440,69 @@ local function step_mass_erase(job)
   report.mass_erase = true
 end
 
+-- Differential flashing (dfu.diff): read every touched sector of the flash parts first; skip
+-- the ones that hold the image, program without an erase where the family allows it, and
+-- write back what an erased sector held outside the image. Then choose a mass erase when it
+-- erases nothing more and costs less.
+local function step_diff(job)
+  local dev, report, plan = job.dev, job.report, job.plan
+  local diff = require "dfu.diff"
+  report.sectors = json.array {}
+  report.kept = 0
+  for _, part in ipairs(plan.parts) do
+    if part.role == "flash" and #part.erase > 0 then
+      job_select_alt(job, part.alt)
+      local total, done = 0, 0
+      for _, sec in ipairs(part.erase) do total = total + sec.size end
+      if job.opts.progress then job.opts.progress("compare", 0, total) end
+      local r = diff.analyse(part, job.opts, job.fam, function(address, size)
+        local parts = {}
+        for off = 0, size - 1, job.chunk do
+          local n = math.min(job.chunk, size - off)
+          local got, msg, code = M.read(dev, address + off, n, report)
+          if not got or #got ~= n then
+            fail(dev, string.format("reading %s before the erase failed: %s; nothing was erased",
+              util.range(address + off, n), tostring(msg or "short read")), code or "STATUS",
+              { address = address + off, phase = "compare" })
+          end
+          parts[#parts + 1] = got
+          done = done + n
+          if job.opts.progress then job.opts.progress("compare", done, total) end
+        end
+        return table.concat(parts)
+      end, plan.unit or 1, job.xfer)
+      part.diff = r
+      part.erase = r.erase
+      for _, e in ipairs(r.equal) do dstate.add(report.device_state.verified, e.address, e.size) end
+      for _, sec in ipairs(r.sectors) do
+        report.sectors[#report.sectors + 1] = { address = sec.address, size = sec.size, action = sec.action,
+                                                kept = sec.kept }
+        if sec.kept > 0 then
+          job.log("info", string.format("kept %s outside the image in the sector at %s", util.size(sec.kept),
+            util.range(sec.address, sec.size)))
+        end
+      end
+      report.kept = report.kept + r.kept
+      -- every erasable sector needs an erase and nothing is kept: one mass erase, when the
+      -- family says it is faster than the sector erases
+      local erasable = plan_mod.ranges(part.sectors, function(x) return x.erasable end)
+      local all = 0
+      for _, x in ipairs(erasable) do all = all + x.size end
+      local need = 0
+      for _, e in ipairs(r.erase) do need = need + e.size end
+      local t = job.fam and job.fam.timings
+      if need == all and r.kept == 0 and part.alt == plan.flash_alt and t and t.mass_erase_ms then
+        local sum = 0
+        for _, e in ipairs(r.erase) do sum = sum + ((t.erase_ms or {})[e.size] or math.huge) end
+        if t.mass_erase_ms < sum then
+          job.log("info", "every sector needs an erase: one mass erase is faster")
+          plan.full = true
+        end
+      end
+    end
+  end
+end
+
 -- The runs to write for every part that the flash loop programs (not the option bytes), with
 -- 0xFF blocks in erased sectors left out.
 local function plan_runs(job)
@@ -459,12 +522,13 @@ local function plan_runs(job)
         return false
       end
       local runs = {}
-      for _, seg in ipairs(part.segments) do
+      local segs = part.diff and plan_mod.segments_of(part.diff.write) or part.segments
+      for _, seg in ipairs(segs) do
         local rs, sk = M.runs(seg, job.xfer, is_erased)
         for _, r in ipairs(rs) do runs[#runs + 1] = r end
         job.report.skipped = job.report.skipped + sk
       end
-      job.runs[#job.runs + 1] = { part = part, runs = runs }
+      job.runs[#job.runs + 1] = { part = part, runs = runs, segments = segs }
     end
   end
 end
@@ -491,7 +555,7 @@ end
 local function step_verify(job)
   for _, rp in ipairs(job.runs) do
     job_select_alt(job, rp.part.alt)
-    M.verify(job.dev, rp.part.segments, { progress = job.opts.progress, chunk = job.chunk }, job.report)
+    M.verify(job.dev, rp.segments, { progress = job.opts.progress, chunk = job.chunk }, job.report)
   end
 end
 
@@ -563,7 +627,9 @@ end
 
 --- Execute a plan. opts: verify (default true), leave (nil/false | true | address),
 --- leave_mode, progress(phase, done, total), log(level, msg), chunk_blocks; the option-byte
---- and OTP rules: force, permanently_lock_device, write_otp; hold_interrupts (the dfush
+--- and OTP rules: force, permanently_lock_device, write_otp; diff (default true: compare
+--- before erase, dfu.diff), erase_unwritten (drop the bytes of touched sectors outside the
+--- image), dry_run (decide and report, erase and write nothing); hold_interrupts (the dfush
 --- host holds Ctrl-C from the end of the job until the caller releases it, so that the
 --- report of a finished job is printed).
 --- Returns the report {ok, erased, written, skipped, verified, left, seconds, ...}.
@@ -578,7 +644,10 @@ function M.execute(dev, plan, opts, fam)
   }
   report.device_state = dstate.new(report.erased)
   local job = { dev = dev, plan = plan, opts = opts, fam = fam, log = log, report = report, xfer = xfer,
-                chunk = xfer * (opts.chunk_blocks or M.CHUNK_BLOCKS) }
+                chunk = xfer * (opts.chunk_blocks or M.CHUNK_BLOCKS),
+                -- compare before erase (dfu.diff): the default, except with --full
+                diff = opts.diff ~= false and not plan.full }
+  report.diff = job.diff
   -- a plan built by hand: the roles of its parts, and --full only with the flash alt
   for _, part in ipairs(plan.parts) do
     part.role = part.role or family_mod.role(fam, { name = part.name, layout = part.layout })
@@ -602,6 +671,11 @@ function M.execute(dev, plan, opts, fam)
   end
   local ok, err = pcall(function()
     step_check(job)
+    if job.diff then timed("compare", step_diff) end
+    if opts.dry_run then
+      report.dry_run = true
+      return -- the plan is decided; nothing is erased or written
+    end
     if plan.full then timed("erase", step_mass_erase) end
     plan_runs(job)
     if not plan.full then timed("erase", step_erase) end

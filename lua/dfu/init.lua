@@ -106,19 +106,37 @@ end
 
 --- dev:flash(img | {img...} | {{path=, image=}...}, opts) -> report | nil, msg, code, err
 --- opts: alt, verify (default true), full, leave (true | address), leave_mode,
---- progress(phase, done, total), log(level, msg), unit; force, permanently_lock_device,
---- write_otp for option bytes and OTP.
+--- progress(phase, done, total), log(level, msg), unit; diff (default true), keep (default
+--- true; false = erase_unwritten), dry_run; force, permanently_lock_device, write_otp for
+--- option bytes and OTP.
 function helpers.flash(dev, img, opts)
   check_image_arg(img, "flash")
   check_opts(opts, "flash")
+  if opts and opts.keep == false then
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    o.erase_unwritten = true
+    opts = o
+  end
   return util.safe(flash.run)(dev, img, opts)
 end
 
 --- dev:plan(img, opts) -> the job plan (no device memory touched) | nil, msg, code
+--- With opts.diff the touched sectors are read and compared (dfu.diff): plan.sectors says
+--- what each would get ({address, size, action = "skipped"|"programmed"|"erased", kept}).
 function helpers.plan(dev, img, opts)
   check_image_arg(img, "plan")
   check_opts(opts, "plan")
-  return util.safe(flash.plan)(dev, img, opts)
+  return util.safe(function()
+    local plan, fam = flash.plan(dev, img, opts)
+    if opts and opts.diff then
+      plan.unit = opts.unit or flash.unit(dev, fam)
+      local r = flash.execute(dev, plan, { diff = true, dry_run = true, erase_unwritten = opts.erase_unwritten,
+        full = opts.full }, fam)
+      plan.sectors, plan.kept = r.sectors, r.kept
+    end
+    return plan, fam
+  end)()
 end
 
 --- dev:verify(img, opts) -> true | nil, msg, code, err  (compares the image's bytes, unpadded)

@@ -26,6 +26,9 @@ return {
     rom_startup_ms = 54, usb_connect_ms = 54,
     -- the option-byte codec (scripts/stm32/ob_h7.lua), used by dfu.ob
     option_bytes = "stm32.ob_h7",
+    -- Sector erase and mass erase (RM0433 / DS12110 typical figures, protocol.md 7.3) and
+    -- programming per byte (a 32-byte flash word in 16 us): for dfu.diff's choices.
+    timings = { erase_ms = { [131072] = 1100 }, mass_erase_ms = 4400, program_us_per_byte = 0.5 },
     -- Known bugs by bootloader ID; dfu.leave plans around them. kind "sp_margin": a jump fails
     -- when the application's initial SP is above (end of its RAM block - margin), a leave
     -- that makes the ROM reset the chip is unaffected; "go_broken": no jump works, only the
@@ -63,6 +66,13 @@ return {
     -- (x32 needs a 2.7-3.6 V supply).
     device_feature = { address = 0xFFFF0000, x8 = 0x00, x32 = 0x03 },
     option_bytes = "stm32.ob_f4",
+    -- No ECC: bytes that read 0xFF can be programmed without an erase (RM0090 3.5.2), so a
+    -- sector that only gains data is programmed, not erased (dfu.diff).
+    program_over_erased = true,
+    -- Sector erase at x8 parallelism, the ROM default (RM0090 / DS8626, protocol.md 7.3),
+    -- mass erase, and byte programming.
+    timings = { erase_ms = { [16384] = 400, [65536] = 1200, [131072] = 2000 }, mass_erase_ms = 16000,
+                program_us_per_byte = 16 },
     known_bugs = {
       {
         ids = { 0x30, 0x31, 0x90 }, version = "V3.x, V9.0", kind = "side_effect", cite = "AN2606 F40x/41x",
