@@ -71,15 +71,16 @@ function M.analyse(part, opts, fam, read, unit, xfer)
       -- the sector as the job wants it: the image's bytes over what it holds now (kept), or
       -- over 0xFF (erase_unwritten)
       local base = opts.erase_unwritten and FF[sec.size] or cur
-      local parts, pos = {}, 0
-      local covered = 0
       local piece = part.image:slice(sec.address, sec.size)
-      for i, s in ipairs(piece:segments()) do
-        local off = s.address - sec.address
+      -- only the bytes the files give count as the image: the 0xFF padding to the program
+      -- unit yields to what the device holds there
+      local parts, pos, covered = {}, 0, 0
+      for _, c in ipairs(M.clip(part.coverage, sec.address, sec.size)) do
+        local off = c.address - sec.address
         parts[#parts + 1] = base:sub(pos + 1, off)
-        parts[#parts + 1] = piece:data(i)
-        pos = off + s.size
-        covered = covered + s.size
+        parts[#parts + 1] = piece:bytes(c.address, c.size)
+        pos = off + c.size
+        covered = covered + c.size
       end
       parts[#parts + 1] = base:sub(pos + 1)
       local new = table.concat(parts)
@@ -100,8 +101,12 @@ function M.analyse(part, opts, fam, read, unit, xfer)
         else
           action = "erased"
           out.erase[#out.erase + 1] = { address = sec.address, size = sec.size }
-          util.check(out.write:merge(piece))
-          -- the program units outside the image that held data are written back
+          -- the image's program units (with what the device held in their padding), then
+          -- the units outside the image that held data: written back
+          for _, sg in ipairs(piece:segments()) do
+            local off = sg.address - sec.address
+            util.check(out.write:add(sg.address, new:sub(off + 1, off + sg.size)))
+          end
           if not opts.erase_unwritten and covered < sec.size then
             kept = M.keep(out.write, cur, piece, sec.address, unit)
           end
@@ -111,7 +116,7 @@ function M.analyse(part, opts, fam, read, unit, xfer)
         -- what the comparison proved: the image's bytes in this sector that the device holds
         -- already (all of them, or all but the units about to be programmed)
         local holes = action == "programmed" and differing_units(cur, new, unit) or {}
-        for _, sg in ipairs(piece:segments()) do
+        for _, sg in ipairs(M.clip(part.coverage, sec.address, sec.size)) do
           local a, stop = sg.address, sg.address + sg.size
           for _, h in ipairs(holes) do
             local ha, hb = sec.address + h[1], sec.address + h[2]
@@ -126,6 +131,18 @@ function M.analyse(part, opts, fam, read, unit, xfer)
       out.kept = out.kept + kept
       out.sectors[#out.sectors + 1] = { address = sec.address, size = sec.size, action = action, kept = kept }
     end
+  end
+  return out
+end
+
+--- The ranges of list ({address=, size=}..., sorted) that lie in [address, address+size),
+--- clipped to it. A nil list (a plan built by hand) is the whole range.
+function M.clip(list, address, size)
+  if not list then return { { address = address, size = size } } end
+  local out, stop = {}, address + size
+  for _, r in ipairs(list) do
+    local a, b = math.max(r.address, address), math.min(r.address + r.size, stop)
+    if a < b then out[#out + 1] = { address = a, size = b - a } end
   end
   return out
 end

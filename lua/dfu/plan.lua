@@ -277,6 +277,9 @@ function M.build(job)
     -- bytes are written whole by read-modify-write (dfu.ob), never padded
     local img = (#files == 1 and job.consume) and files[1].image or M.merge(files)
     local image_bytes = img:size()
+    -- the bytes the files give, before padding (dfu.diff keeps the device's bytes in the pad)
+    local coverage = {}
+    for _, sg in ipairs(img:segments()) do coverage[#coverage + 1] = { address = sg.address, size = sg.size } end
     local role = family_mod.role(job.family, a)
     if role ~= "option_bytes" and (job.unit or 8) > 1 then util.check(img:pad(job.unit or 8)) end
     local path = #files == 1 and files[1].path or nil
@@ -284,7 +287,7 @@ function M.build(job)
     local part = {
       alt = a.alt, name = a.name, label = alt_label(a), layout = a.layout, sectors = sectors,
       image = img, segments = padded, erase = M.erase_list(padded, sectors), bytes = img:size(),
-      image_bytes = image_bytes, role = role,
+      image_bytes = image_bytes, role = role, coverage = coverage,
     }
     parts[#parts + 1] = part
     total = total + part.bytes

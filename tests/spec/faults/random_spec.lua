@@ -89,10 +89,12 @@ describe("random fault combinations", function()
       local segs = segments_of(path)
       local img = assert(dfu.image.load(path))
       local full, leave, verify = rng(1, 6) == 1, rng(1, 3) == 1, rng(1, 3) ~= 1
+      local diff = rng(1, 4) ~= 1
       local spec = fault_spec(rng)
       tally.faults = tally.faults + select(2, spec:gsub(";", "")) + 1
-      local what = string.format("job %d: %s %s faults=%s%s%s%s", job, profile, fixture, spec,
-        full and " --full" or "", leave and " --leave" or "", verify and "" or " --no-verify")
+      local what = string.format("job %d: %s %s faults=%s%s%s%s%s", job, profile, fixture, spec,
+        full and " --full" or "", leave and " --leave" or "", verify and "" or " --no-verify",
+        diff and "" or " --no-diff")
       -- the flash holds other data first: every erase is visible
       local sim = helper.sim(string.format("%s,boot0=0,faults=%s", profile, spec))
       local base, size = FLASH[profile][1], FLASH[profile][2]
@@ -109,7 +111,7 @@ describe("random fault combinations", function()
         tally.open_failed = tally.open_failed + 1
         assert.are.equal(before, sim:read(base, size), what .. ": a failed open changed the flash")
       else
-        local report, msg, _, err = dev:flash(img, { full = full, leave = leave, verify = verify })
+        local report, msg, _, err = dev:flash(img, { full = full, leave = leave, verify = verify, diff = diff })
         local after = sim:read(base, size)
         local ds = report and report.device_state or (err and err.device_state)
         assert.is_table(ds, what .. ": no device state: " .. tostring(msg))
@@ -117,6 +119,22 @@ describe("random fault combinations", function()
           tally.success = tally.success + 1
           assert.is_true(holds_range(after, base, segs, base, size),
             what .. ": success reported, the image is not there")
+          if diff and not full then
+            -- compare first keeps every byte outside the image
+            local ranges = {}
+            for _, sg in ipairs(segs) do ranges[#ranges + 1] = { address = sg.address, size = #sg.data } end
+            local inside = membership({ ranges })
+            for blk = 0, size - 1, 4096 do
+              if before:sub(blk + 1, blk + 4096) ~= after:sub(blk + 1, blk + 4096) then
+                for i = blk + 1, blk + 4096 do
+                  if before:byte(i) ~= after:byte(i) and not inside(base + i - 1) then
+                    error(string.format("%s: 0x%08X outside the image changed (0x%02X -> 0x%02X)", what,
+                      base + i - 1, before:byte(i), after:byte(i)))
+                  end
+                end
+              end
+            end
+          end
         else
           tally.failed = tally.failed + 1
         end
