@@ -17,6 +17,8 @@
 --     rom_startup_ms = N, usb_connect_ms = N,   -- how long the ROM takes to come back
 --     known_bugs = { { ids = {...}, kind = "sp_margin" | "go_broken" | "side_effect",
 --                      margin = N, version =, cite =, text =, source =, summary = } },
+--     program_over_erased = true,               -- units reading 0xFF programmable without erase
+--     timings = { erase_ms = { [size] = ms }, mass_erase_ms =, program_us_per_byte = },
 --     device_feature = { address =, ... },      -- anything else the vendor's recipes use
 --   }
 --
