@@ -7,6 +7,9 @@
 #include "dfu/device.h"
 #include "dfu/transport.h"
 
+/** What alt= asks for, as dfu_alt_match takes it (@buf holds a number); NULL without alt=. */
+const char *dfui_devspec_alt(const struct dfu_devspec *spec, char *buf, size_t cap);
+
 #ifdef DFU_WITH_LIBUSB
 /** Enumerate USB DFU interfaces (one call per device+interface, alt 0 info) matching @spec. */
 int dfui_usb_list(const struct dfu_devspec *spec,

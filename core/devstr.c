@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "dfu/device.h"
+#include "backend.h"
 
 static const char *const sim_keys[] = {"state", "events", "boot0", "rom", "jump", "faults", NULL};
 
@@ -195,4 +195,12 @@ int dfu_devspec_parse(const char *s, struct dfu_devspec *out, struct dfu_err *er
             return rc;
     }
     return 0;
+}
+
+const char *dfui_devspec_alt(const struct dfu_devspec *spec, char *buf, size_t cap)
+{
+    if (spec->alt < 0)
+        return spec->alt_name[0] != '\0' ? spec->alt_name : NULL;
+    snprintf(buf, cap, "%d", spec->alt);
+    return buf;
 }

@@ -364,8 +364,9 @@ static void free_alts(dfu_dev *d)
     d->nalts = 0;
 }
 
-static void set_alt_name(struct dfu_alt *a, const char *name)
+void dfui_alt_init(struct dfu_alt *a, uint8_t alt, const char *name)
 {
+    a->alt = alt;
     snprintf(a->name, sizeof a->name, "%s", name);
     dfu_layout_free(&a->layout);
     a->has_layout = dfu_layout_parse(a->name, &a->layout, NULL) == 0;
@@ -390,8 +391,7 @@ static int load_alts(dfu_dev *d, struct dfu_err *err)
     if (d->alts == NULL)
         return dfu_err_set(err, DFU_E_NOMEM, "out of memory");
     if (n == 0) {
-        d->alts[0].alt = d->info.alt;
-        set_alt_name(&d->alts[0], d->info.alt_name);
+        dfui_alt_init(&d->alts[0], d->info.alt, d->info.alt_name);
         d->nalts = 1;
         return 0;
     }
@@ -410,8 +410,7 @@ static int load_alts(dfu_dev *d, struct dfu_err *err)
         if (dfui_get_string(d->t, &d->transfers, da[i].iinterface, lang, name, sizeof name, NULL) !=
             0)
             snprintf(name, sizeof name, "%s", da[i].alt == d->info.alt ? d->info.alt_name : "");
-        d->alts[k].alt = da[i].alt;
-        set_alt_name(&d->alts[k], name);
+        dfui_alt_init(&d->alts[k], da[i].alt, name);
         k++;
     }
     d->nalts = k;
@@ -509,6 +508,81 @@ int dfu_dev_set_alt(dfu_dev *d, uint8_t alt, struct dfu_err *err)
             snprintf(d->info.alt_name, sizeof d->info.alt_name, "%s", d->alts[i].name);
     }
     return 0;
+}
+
+/* ---- alternate settings by number or name ---- */
+
+static int lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/* Whether @s starts with the @n bytes of @want, ignoring ASCII case. */
+static int prefix_ci(const char *s, const char *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\0' || lower((unsigned char)s[i]) != lower((unsigned char)want[i]))
+            return 0;
+    }
+    return 1;
+}
+
+/* How well @want names @a: 2 its number, or equal to its name or layout name; 1 a prefix of
+ * one of those; 0 not at all. A leading '@' counts on neither side. */
+static int alt_rank(const struct dfu_alt *a, const char *want, int num)
+{
+    const char *names[2] = {a->name + (a->name[0] == '@'), a->has_layout ? a->layout.name : ""};
+    size_t n;
+    int best = 0;
+
+    if (num >= 0)
+        return a->alt == num ? 2 : 0;
+    want += want[0] == '@';
+    n = strlen(want);
+    for (int i = 0; i < 2; i++) {
+        if (names[i][0] != '\0' && prefix_ci(names[i], want, n))
+            best = names[i][n] == '\0' ? 2 : best > 1 ? best : 1;
+    }
+    return best;
+}
+
+int dfu_alt_match(const struct dfu_alt *alts, size_t n, const char *want, size_t *index,
+                  struct dfu_err *err)
+{
+    char list[DFU_ERR_MSG_MAX] = "";
+    size_t used = 0, count = 0;
+    int num = -1, best = 0;
+
+    if (want[0] != '\0' && strspn(want, "0123456789") == strlen(want))
+        num = strlen(want) > 3 ? 256 : atoi(want);
+    for (size_t i = 0; i < n; i++)
+        if (alt_rank(&alts[i], want, num) > best)
+            best = alt_rank(&alts[i], want, num);
+    for (size_t i = 0; i < n; i++) {
+        if (best > 0 && alt_rank(&alts[i], want, num) != best)
+            continue;
+        if (count++ == 0)
+            *index = i;
+        if (used < sizeof list)
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%u (%s)",
+                                     used > 0 ? ", " : "", (unsigned)alts[i].alt, alts[i].name);
+    }
+    if (best == 0)
+        return dfu_err_set(err, DFU_E_NOT_FOUND, "no alt setting '%s' on this device; it has: %s",
+                           want, n > 0 ? list : "none");
+    if (count > 1)
+        return dfu_err_set(err, DFU_E_AMBIGUOUS, "alt setting '%s' is ambiguous: %s", want, list);
+    return 0;
+}
+
+int dfu_dev_find_alt(const dfu_dev *d, const char *want, uint8_t *alt, struct dfu_err *err)
+{
+    size_t i = 0;
+    int rc = dfu_alt_match(d->alts, d->nalts, want, &i, err);
+
+    if (rc == 0)
+        *alt = d->alts[i].alt;
+    return rc;
 }
 
 int dfu_dev_is_dfuse(const dfu_dev *d)

@@ -87,6 +87,9 @@ int dfui_check_cancel(dfu_dev *d, struct dfu_err *err);
 int dfui_status_error(const struct dfu_status *st, struct dfu_err *err);
 /** Effective poll policy. */
 int dfui_poll_early(const dfu_dev *d);
+/** Fill @a (zeroed or from an earlier call) with @alt and @name, and the layout parsed from
+ *  the name when it is one (free with dfu_layout_free). */
+void dfui_alt_init(struct dfu_alt *a, uint8_t alt, const char *name);
 
 /* ---- core/quirks.c ---- */
 

@@ -30,47 +30,6 @@ static int info_matches(const struct dfu_devspec *spec, const struct dfu_devinfo
     return 1;
 }
 
-/* "alt=NAME": a prefix of the name with or without the leading '@', or of the layout name. */
-static int alt_name_matches(const struct dfu_alt *a, const char *want)
-{
-    size_t n = strlen(want);
-    const char *name = a->name[0] == '@' ? a->name + 1 : a->name;
-
-    if (strncmp(a->name, want, n) == 0 || strncmp(name, want, n) == 0)
-        return 1;
-    return a->has_layout && strncmp(a->layout.name, want, n) == 0;
-}
-
-static int select_alt(dfu_dev *d, const struct dfu_devspec *spec, struct dfu_err *err)
-{
-    const struct dfu_alt *pick = NULL;
-    char list[200] = "";
-
-    for (size_t i = 0; i < d->nalts && pick == NULL; i++) {
-        const struct dfu_alt *a = &d->alts[i];
-
-        if (spec->alt >= 0 ? a->alt == spec->alt : alt_name_matches(a, spec->alt_name))
-            pick = a;
-    }
-    if (pick == NULL) {
-        for (size_t i = 0; i < d->nalts; i++) {
-            size_t used = strlen(list);
-
-            snprintf(list + used, sizeof list - used, "%s%u \"%.40s\"", i ? ", " : "",
-                     d->alts[i].alt, d->alts[i].name);
-        }
-        if (spec->alt >= 0)
-            return dfu_err_set(err, DFU_E_NOT_FOUND, "no alternate setting %d (device has %s)",
-                               spec->alt, list);
-        return dfu_err_set(err, DFU_E_NOT_FOUND,
-                           "no alternate setting named \"%s\" (device has %s)", spec->alt_name,
-                           list);
-    }
-    if (pick->alt == d->alt)
-        return 0;
-    return dfu_dev_set_alt(d, pick->alt, err);
-}
-
 /* ---- simulator ---- */
 
 static int sim_create(const struct dfu_devspec *spec, dfu_sim **sim, struct dfu_devinfo *info,
@@ -229,6 +188,8 @@ done:
 int dfu_open(const char *devstr, dfu_dev **out, struct dfu_err *err)
 {
     struct dfu_devspec spec;
+    const char *want;
+    char num[4];
     int rc;
 
     *out = NULL;
@@ -241,8 +202,13 @@ int dfu_open(const char *devstr, dfu_dev **out, struct dfu_err *err)
         rc = open_usb(&spec, out, err);
     if (rc != 0)
         return rc;
-    if (spec.alt >= 0 || spec.alt_name[0] != '\0') {
-        rc = select_alt(*out, &spec, err);
+    want = dfui_devspec_alt(&spec, num, sizeof num);
+    if (want != NULL) {
+        uint8_t alt = 0;
+
+        rc = dfu_dev_find_alt(*out, want, &alt, err);
+        if (rc == 0 && alt != dfu_dev_alt(*out))
+            rc = dfu_dev_set_alt(*out, alt, err);
         if (rc != 0) {
             dfu_dev_close(*out);
             *out = NULL;

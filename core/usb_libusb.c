@@ -10,8 +10,7 @@
 #include <libusb.h>
 
 #include "backend.h"
-#include "dfu/device.h"
-#include "dfu/transport.h"
+#include "internal.h"
 
 #define USB_DT_DFU_FUNCTIONAL 0x21
 #define USB_CLASS_APP_SPEC 0xFE
@@ -223,26 +222,28 @@ struct found_intf {
     int nalts;
 };
 
-static int alt_name_matches(libusb_device_handle *h, const struct found_intf *fi,
-                            const char *prefix, int *alt_out)
+/* Whether the interface has the alt @want names (dfu_alt_match's rule; an ambiguous name
+ * counts: opening the device reports it). Names are read only for a name. */
+static int has_alt(libusb_device_handle *h, const struct found_intf *fi, const char *want)
 {
-    char name[256];
-    int i;
+    struct dfu_alt *alts = calloc((size_t)fi->nalts + 1, sizeof *alts);
+    int named = strspn(want, "0123456789") != strlen(want), i, rc;
+    size_t pick;
 
+    if (alts == NULL)
+        return 0;
     for (i = 0; i < fi->nalts; i++) {
-        read_string(h, fi->ialts[i], name, sizeof name);
-        if (strncmp(name, prefix, strlen(prefix)) == 0) {
-            if (alt_out != NULL)
-                *alt_out = fi->alts[i];
-            return 1;
-        }
-    }
-    return 0;
-}
+        char name[256] = "";
 
-static int spec_wants(const struct dfu_devspec *spec, const char *key)
-{
-    return spec != NULL && key[0] != '\0';
+        if (named)
+            read_string(h, fi->ialts[i], name, sizeof name);
+        dfui_alt_init(&alts[i], fi->alts[i], name);
+    }
+    rc = dfu_alt_match(alts, (size_t)fi->nalts, want, &pick, NULL);
+    for (i = 0; i < fi->nalts; i++)
+        dfu_layout_free(&alts[i].layout);
+    free(alts);
+    return rc == 0 || rc == DFU_E_AMBIGUOUS;
 }
 
 /*
@@ -355,17 +356,12 @@ static int walk_devices(libusb_context *ctx, const struct dfu_devspec *spec, wal
             read_string(h, itf->altsetting[first].iInterface, fi.info.alt_name,
                         sizeof fi.info.alt_name);
             if (spec != NULL) {
-                if (spec_wants(spec, spec->serial) && strcmp(fi.info.serial, spec->serial) != 0)
+                if (spec->serial[0] != '\0' && strcmp(fi.info.serial, spec->serial) != 0)
                     continue;
-                if (spec->alt >= 0) {
-                    int m = 0;
-                    for (k = 0; k < fi.nalts; k++)
-                        m |= fi.alts[k] == spec->alt;
-                    if (!m)
-                        continue;
-                }
-                if (spec_wants(spec, spec->alt_name) &&
-                    (h == NULL || !alt_name_matches(h, &fi, spec->alt_name, NULL)))
+                char num[4];
+                const char *want = dfui_devspec_alt(spec, num, sizeof num);
+
+                if (want != NULL && !has_alt(h, &fi, want))
                     continue;
             }
             rc = cb(ud, &fi.info, dev);

@@ -289,44 +289,30 @@ static int dev_alt(lua_State *L)
     return 1;
 }
 
-/* Find an alt by number (@prefix NULL) or name prefix; the prefix matches the raw iInterface
- * string (with or without its "@") or the parsed layout name. Returns 0 and *out, or a
- * DFU_E_* code with a message listing the device's alts. */
-static int find_alt(dfu_dev *d, int num, const char *prefix, uint8_t *out, struct dfu_err *e)
+/* The alt argument @arg of find_alt/match_alt as a string: numbers in their decimal form. */
+static const char *alt_arg(lua_State *L, int arg)
 {
-    size_t n = 0, i, plen = prefix != NULL ? strlen(prefix) : 0;
-    const struct dfu_alt *alts = dfu_dev_alts(d, &n);
-    char list[200] = "";
-    int found = -1;
+    if (lua_type(L, arg) == LUA_TNUMBER)
+        return luaL_tolstring(L, arg, NULL); /* [.. want] */
+    return luaL_checkstring(L, arg);
+}
 
-    for (i = 0; alts != NULL && i < n; i++) {
-        const char *name = alts[i].name;
-        size_t used = strlen(list);
-        int match;
+static int dev_find_alt(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    const char *want;
+    struct dfu_err e;
+    uint8_t alt = 0;
+    int rc;
 
-        snprintf(list + used, sizeof list - used, "%s%u \"%.32s\"", i > 0 ? ", " : "",
-                 (unsigned)alts[i].alt, name);
-        if (prefix == NULL)
-            match = alts[i].alt == num;
-        else
-            match = strncmp(name, prefix, plen) == 0 ||
-                    (name[0] == '@' && strncmp(name + 1, prefix, plen) == 0) ||
-                    (alts[i].has_layout && strncmp(alts[i].layout.name, prefix, plen) == 0);
-        if (!match)
-            continue;
-        if (found >= 0 && found != alts[i].alt)
-            return dfu_err_set(e, DFU_E_AMBIGUOUS, "alt name \"%s\" matches alt %d and alt %u",
-                               prefix, found, (unsigned)alts[i].alt);
-        found = alts[i].alt;
-    }
-    if (found < 0 && prefix == NULL)
-        return dfu_err_set(e, DFU_E_NOT_FOUND, "no alternate setting %d (device has %s)", num,
-                           list);
-    if (found < 0)
-        return dfu_err_set(e, DFU_E_NOT_FOUND, "no alternate setting named \"%s\" (device has %s)",
-                           prefix, list);
-    *out = (uint8_t)found;
-    return 0;
+    dfulua_checknargs(L, 2);
+    want = alt_arg(L, 2);
+    dfu_err_clear(&e);
+    rc = dfu_dev_find_alt(b->dev, want, &alt, &e);
+    if (rc < 0)
+        return failed(L, b, rc, &e);
+    lua_pushinteger(L, alt);
+    return done(L, b, 1);
 }
 
 static int dev_set_alt(lua_State *L)
@@ -334,18 +320,16 @@ static int dev_set_alt(lua_State *L)
     struct ldev *b = checkdev(L);
     struct dfu_err e;
     uint8_t alt = 0;
-    int rc = 0;
+    int rc;
 
     dfulua_checknargs(L, 2);
-    dfu_err_clear(&e);
     if (lua_type(L, 2) == LUA_TNUMBER) {
         lua_Integer v = luaL_checkinteger(L, 2);
 
         luaL_argcheck(L, v >= 0 && v <= 255, 2, "alt out of range (0..255)");
-        rc = find_alt(b->dev, (int)v, NULL, &alt, &e);
-    } else {
-        rc = find_alt(b->dev, -1, luaL_checkstring(L, 2), &alt, &e);
     }
+    dfu_err_clear(&e);
+    rc = dfu_dev_find_alt(b->dev, alt_arg(L, 2), &alt, &e);
     if (rc == 0)
         rc = dfu_dev_set_alt(b->dev, alt, &e);
     return ok_or_fail(L, b, rc, &e);
@@ -747,6 +731,7 @@ static const luaL_Reg dev_methods[] = {
     {"alts", dev_alts},
     {"alt", dev_alt},
     {"set_alt", dev_set_alt},
+    {"find_alt", dev_find_alt},
     {"set_poll", dev_set_poll},
     {"poll", dev_poll},
     {"now", dev_now},
@@ -844,6 +829,7 @@ static int mod_list(lua_State *L)
 static int apply_spec(dfu_dev *d, const struct dfu_devspec *spec, struct dfu_err *e)
 {
     const struct dfu_devinfo *info = dfu_dev_info(d);
+    char num[4];
     uint8_t alt;
     int rc;
 
@@ -855,7 +841,8 @@ static int apply_spec(dfu_dev *d, const struct dfu_devspec *spec, struct dfu_err
 
     if (spec->alt < 0 && spec->alt_name[0] == '\0')
         return 0;
-    rc = find_alt(d, spec->alt, spec->alt >= 0 ? NULL : spec->alt_name, &alt, e);
+    snprintf(num, sizeof num, "%d", spec->alt);
+    rc = dfu_dev_find_alt(d, spec->alt >= 0 ? num : spec->alt_name, &alt, e);
     if (rc < 0)
         return rc;
     return dfu_dev_set_alt(d, alt, e);
@@ -930,6 +917,52 @@ static int mod_open(lua_State *L)
         close_box(b); /* close it now rather than at the next GC cycle */
         return dfulua_fail(L, rc, &e);
     }
+    return 1;
+}
+
+/* core.match_alt(alts, want) -> index of the alt @want names in the array @alts of
+ * {alt=, name=, layout={name=}} tables (dev:alts() form) | nil, msg, code. */
+static int mod_match_alt(lua_State *L)
+{
+    const char *want;
+    struct dfu_alt *alts;
+    struct lbox *box;
+    struct dfu_err e;
+    size_t n, pick = 0;
+    int rc, top;
+
+    luaL_checktype(L, 1, LUA_TTABLE);
+    dfulua_checknargs(L, 2);
+    want = alt_arg(L, 2);
+    n = (size_t)luaL_len(L, 1);
+    box = dfulua_newbox(L); /* [.. box]: frees the array even if a check below raises */
+    alts = box->mem = calloc(n > 0 ? n : 1, sizeof *alts);
+    if (alts == NULL)
+        return luaL_error(L, "out of memory");
+    top = lua_gettop(L);
+    for (size_t i = 0; i < n; i++, lua_settop(L, top)) {
+        lua_Integer alt;
+        int isnum = 0;
+
+        luaL_argcheck(L, lua_geti(L, 1, (lua_Integer)i + 1) == LUA_TTABLE, 1, /* [.. a] */
+                      "array of alt tables expected");
+        lua_getfield(L, -1, "alt"); /* [.. a alt] */
+        alt = lua_tointegerx(L, -1, &isnum);
+        luaL_argcheck(L, isnum && alt >= 0 && alt <= 255, 1, "alt tables need alt (0..255)");
+        alts[i].alt = (uint8_t)alt;
+        if (lua_getfield(L, -2, "name") == LUA_TSTRING) /* [.. a alt name] */
+            snprintf(alts[i].name, sizeof alts[i].name, "%s", lua_tostring(L, -1));
+        if (lua_getfield(L, -3, "layout") == LUA_TTABLE && /* [.. a alt name layout] */
+            lua_getfield(L, -1, "name") == LUA_TSTRING) {  /* [.. a alt name layout lname] */
+            alts[i].has_layout = 1;
+            snprintf(alts[i].layout.name, sizeof alts[i].layout.name, "%s", lua_tostring(L, -1));
+        }
+    }
+    dfu_err_clear(&e);
+    rc = dfu_alt_match(alts, n, want, &pick, &e);
+    if (rc < 0)
+        return dfulua_fail(L, rc, &e);
+    lua_pushinteger(L, (lua_Integer)pick + 1);
     return 1;
 }
 
@@ -1104,6 +1137,7 @@ static const luaL_Reg mod_funcs[] = {
     {"isatty", mod_isatty},
     {"list", mod_list},
     {"listdir", mod_listdir},
+    {"match_alt", mod_match_alt},
     {"open", mod_open},
     {"parse_layout", mod_parse_layout},
     {NULL, NULL},

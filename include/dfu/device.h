@@ -57,6 +57,14 @@ struct dfu_alt {
     struct dfu_layout layout;
 };
 
+/** Pick the alternate setting @want names: a decimal number is a bAlternateSetting; anything
+ *  else is a case-insensitive prefix of an alt's name (with or without its leading '@') or of
+ *  its parsed layout name, and a name equal to @want wins over names it only begins. Sets
+ *  *@index to the position in @alts. DFU_E_NOT_FOUND lists every alt, DFU_E_AMBIGUOUS the
+ *  candidates, by their full names. */
+int dfu_alt_match(const struct dfu_alt *alts, size_t n, const char *want, size_t *index,
+                  struct dfu_err *err);
+
 /** List DFU devices matching @spec (NULL = all USB devices plus nothing from sim). Calls @found
  *  once per DFU interface (alt 0 info; alt names are filled per device by dfu_dev_alts). */
 int dfu_list(const struct dfu_devspec *spec, int (*found)(void *ud, const struct dfu_devinfo *info),
@@ -82,6 +90,8 @@ const struct dfu_alt *dfu_dev_alts(const dfu_dev *d, size_t *n);
 /** The current alt, and select another (SET_INTERFACE); forgets the DfuSe address stream. */
 uint8_t dfu_dev_alt(const dfu_dev *d);
 int dfu_dev_set_alt(dfu_dev *d, uint8_t alt, struct dfu_err *err);
+/** The alt @want names (dfu_alt_match over the device's alternate settings). */
+int dfu_dev_find_alt(const dfu_dev *d, const char *want, uint8_t *alt, struct dfu_err *err);
 /** Whether the device speaks DfuSe (bcdDFU 0x011A). */
 int dfu_dev_is_dfuse(const dfu_dev *d);
 
