@@ -377,7 +377,7 @@ static int walk_devices(libusb_context *ctx, const struct dfu_devspec *spec, wal
 /* ---- listing ---- */
 
 struct list_ctx {
-    int (*found)(void *ud, const struct dfu_devinfo *info);
+    dfui_found_fn found;
     void *ud;
     int count;
 };
@@ -388,7 +388,7 @@ static int list_cb(void *ud, const struct dfu_devinfo *info, libusb_device *dev)
 
     (void)dev;
     lc->count++;
-    return lc->found(lc->ud, info);
+    return lc->found(lc->ud, info, NULL);
 }
 
 static int usb_init(libusb_context **ctx, struct dfu_err *err)
@@ -402,9 +402,8 @@ static int usb_init(libusb_context **ctx, struct dfu_err *err)
     return 0;
 }
 
-int dfui_usb_list(const struct dfu_devspec *spec,
-                  int (*found)(void *ud, const struct dfu_devinfo *info), void *ud,
-                  struct dfu_err *err)
+static int usb_enumerate(const struct dfu_devspec *spec, dfui_found_fn found, void *ud,
+                         struct dfu_err *err)
 {
     libusb_context *ctx;
     struct list_ctx lc;
@@ -710,7 +709,10 @@ static int open_cb(void *ud, const struct dfu_devinfo *info, libusb_device *dev)
     return 1;
 }
 
-int dfui_usb_open(const struct dfu_devinfo *which, struct dfu_transport **out, struct dfu_err *err)
+/* Open @which in a context of its own; the transport re-opens the same device (by serial, else
+ * port path) in wait_reenumerate. */
+static int usb_open(const struct dfu_devinfo *which, void *ref, struct dfu_transport **out,
+                    struct dfu_err *err)
 {
     struct usb_tr *u;
     struct open_ctx oc;
@@ -755,6 +757,20 @@ int dfui_usb_open(const struct dfu_devinfo *which, struct dfu_transport **out, s
     *out = &u->base;
     return 0;
 }
+
+static int usb_none(const struct dfu_devspec *spec, struct dfu_err *err)
+{
+    return dfu_err_set(err, DFU_E_NOT_FOUND, "no USB DFU device found (try -d sim:stm32h753)");
+}
+
+const struct dfu_backend dfui_usb_backend = {
+    .name = "usb",
+    .syntax = "usb, usb:VID:PID",
+    .ids_head = 1,
+    .enumerate = usb_enumerate,
+    .open = usb_open,
+    .none = usb_none,
+};
 
 /* ---- run-time mode -> DFU mode ---- */
 
@@ -818,7 +834,7 @@ int dfu_dev_detach_and_reopen(dfu_dev **d, unsigned timeout_ms, struct dfu_err *
         }
         if (rx.found) {
             struct dfu_transport *nt;
-            rc = dfui_usb_open(&rx.info, &nt, err);
+            rc = usb_open(&rx.info, NULL, &nt, err);
             if (rc == 0)
                 return dfu_dev_open(nt, &rx.info, d, err);
         }

@@ -183,14 +183,20 @@ static int dev_close(lua_State *L)
             dfu_dev_set_cancel(d, NULL);
         dfu_err_clear(&e);
         (void)dfu_abort_to_idle(d, &e);
-        dfu_dev_close(d);
+        if (b->held) {
+            dfu_dev_set_log(d, NULL); /* the dfu.Sim closes it */
+            dfu_dev_set_cancel(d, NULL);
+        } else {
+            dfu_dev_close(d);
+        }
         drain_logs(L, b);
     }
     lua_pushboolean(L, 1);
     return 1;
 }
 
-/* The minimum: release the interface, close the transport. No traffic, no Lua calls. */
+/* The minimum: release the interface, close the transport. No traffic, no Lua calls. A held
+ * device is the dfu.Sim's to close (and may already be closed when both are collected). */
 static void close_box(struct ldev *b)
 {
     if (b != NULL && b->dev != NULL) {
@@ -198,7 +204,8 @@ static void close_box(struct ldev *b)
 
         b->dev = NULL;
         b->log.fn = NULL;
-        dfu_dev_close(d);
+        if (!b->held)
+            dfu_dev_close(d);
     }
 }
 
@@ -824,30 +831,6 @@ static int mod_list(lua_State *L)
     return 1;
 }
 
-/* Check the narrowing keys of a device string (vid:pid, serial=, path=) and select the alt it
- * asks for (alt=N or alt=NAME). */
-static int apply_spec(dfu_dev *d, const struct dfu_devspec *spec, struct dfu_err *e)
-{
-    const struct dfu_devinfo *info = dfu_dev_info(d);
-    char num[4];
-    uint8_t alt;
-    int rc;
-
-    if ((spec->has_vid && spec->vid != info->vid) || (spec->has_pid && spec->pid != info->pid) ||
-        (spec->serial[0] != '\0' && strcmp(spec->serial, info->serial) != 0) ||
-        (spec->path[0] != '\0' && strcmp(spec->path, info->path) != 0))
-        return dfu_err_set(e, DFU_E_NOT_FOUND, "simulated device %s does not match",
-                           spec->sim_profile);
-
-    if (spec->alt < 0 && spec->alt_name[0] == '\0')
-        return 0;
-    snprintf(num, sizeof num, "%d", spec->alt);
-    rc = dfu_dev_find_alt(d, spec->alt >= 0 ? num : spec->alt_name, &alt, e);
-    if (rc < 0)
-        return rc;
-    return dfu_dev_set_alt(d, alt, e);
-}
-
 int dfulua_sim_device(lua_State *L, int simidx)
 {
     dfu_sim *s = dfulua_checksim(L, simidx);
@@ -874,48 +857,30 @@ int dfulua_sim_device(lua_State *L, int simidx)
 static int mod_open(lua_State *L)
 {
     const char *s = luaL_optstring(L, 1, "usb");
-    struct dfu_devspec spec;
     struct dfu_err e;
     struct ldev *b;
     dfu_dev *d = NULL;
+    dfu_sim *sim;
     int rc;
 
     dfulua_checknargs(L, 1);
     dfu_err_clear(&e);
-    rc = dfu_devspec_parse(s, &spec, &e);
+    b = newdev(L, 0); /* [dev] */
+    rc = dfu_open(s, &d, &e);
     if (rc < 0)
         return dfulua_fail(L, rc, &e);
-    if (strcmp(spec.backend, "sim") == 0) {
-        /* The simulator lives in a dfu.Sim the device keeps alive, so dev:sim() can share it. */
-        struct lsim *ls = dfulua_newsim(L); /* [sim] */
-        dfu_sim *sim = NULL;
-        const char *simspec;
+    attach(b, d);
+    sim = dfu_sim_from_transport(dfu_dev_transport(d));
+    if (sim != NULL) {
+        /* The device's transport owns a simulator: a dfu.Sim that the device keeps alive takes
+         * the C device over, so dev:sim() shares the simulator, which outlives dev:close() for
+         * as long as that dfu.Sim is reachable. */
+        struct lsim *ls = dfulua_newsim(L); /* [dev sim] */
 
-        if (spec.sim_opts[0] != '\0')
-            simspec = lua_pushfstring(L, "%s,%s", spec.sim_profile, spec.sim_opts);
-        else
-            simspec = lua_pushstring(L, spec.sim_profile); /* [sim spec] */
-        rc = dfu_sim_new(simspec, &sim, &e);
-        lua_pop(L, 1); /* [sim] */
-        if (rc < 0)
-            return dfulua_fail(L, rc, &e);
-        ls->sim = sim;                     /* ownership moves to the Lua GC */
-        if (dfulua_sim_device(L, -1) != 1) /* [sim dev] or [sim nil msg code] */
-            return 3;
-        lua_remove(L, -2); /* [dev] */
-    } else {
-        b = newdev(L, 0); /* [dev] */
-        rc = dfu_open(s, &d, &e);
-        if (rc < 0)
-            return dfulua_fail(L, rc, &e);
-        attach(b, d);
-        return 1; /* dfu_open applied the alt from the string */
-    }
-    b = lua_touserdata(L, -1);
-    rc = apply_spec(b->dev, &spec, &e);
-    if (rc < 0) {
-        close_box(b); /* close it now rather than at the next GC cycle */
-        return dfulua_fail(L, rc, &e);
+        ls->sim = sim;
+        ls->dev = d;
+        b->held = 1;
+        lua_setiuservalue(L, -2, 1); /* [dev] */
     }
     return 1;
 }

@@ -16,19 +16,20 @@
 /* ---- device strings (design.md 2) ---- */
 
 struct dfu_devspec {
-    char backend[8]; /* "usb" or "sim" */
+    char backend[8]; /* the registry's name for it: "usb", "sim" */
+    char target[64]; /* the text after "BACKEND:", e.g. "0483:df11" or "stm32h753" */
     int has_vid, has_pid;
-    uint16_t vid, pid;
-    char serial[128]; /* "" = any */
-    char path[64];    /* "" = any */
-    int alt;          /* -1 = not given */
+    uint16_t vid, pid; /* from the target of "usb:VID:PID" */
+    char serial[128];  /* "" = any */
+    char path[64];     /* "" = any */
+    int alt;           /* -1 = not given */
     char alt_name[128];
-    char sim_profile[32];
-    char sim_opts[1024]; /* the sim keys as given: "boot0=0,events=/tmp/e.jsonl" */
+    char opts[1024]; /* the backend's own keys as given: "boot0=0,events=/tmp/e.jsonl" */
 };
 
-/** Parse "usb", "usb:0483:df11,serial=X,path=1-2.3,alt=1", "sim:stm32h753,boot0=0,...".
- *  NULL or "" means "usb". */
+/** Parse "usb", "usb:0483:df11,serial=X,path=1-2.3,alt=1", "sim:stm32h753,boot0=0,...": the
+ *  backend name, the common keys, and the keys the backend declares, which are checked by the
+ *  backend and passed to it in @out->opts. NULL or "" means "usb". */
 int dfu_devspec_parse(const char *s, struct dfu_devspec *out, struct dfu_err *err);
 
 /* ---- status ---- */
@@ -65,8 +66,9 @@ struct dfu_alt {
 int dfu_alt_match(const struct dfu_alt *alts, size_t n, const char *want, size_t *index,
                   struct dfu_err *err);
 
-/** List DFU devices matching @spec (NULL = all USB devices plus nothing from sim). Calls @found
- *  once per DFU interface (alt 0 info; alt names are filled per device by dfu_dev_alts). */
+/** List DFU devices matching @spec (NULL = all USB devices), through the backend @spec names.
+ *  Calls @found once per DFU interface (alt 0 info; alt names are filled per device by
+ *  dfu_dev_alts). */
 int dfu_list(const struct dfu_devspec *spec, int (*found)(void *ud, const struct dfu_devinfo *info),
              void *ud, struct dfu_err *err);
 
