@@ -763,3 +763,42 @@ int dfu_upload_all(dfu_dev *d, uint8_t *buf, size_t cap, size_t *got,
     }
     return 0;
 }
+
+/* ---- run-time mode -> DFU mode ---- */
+
+#define ATTR_WILL_DETACH 0x08u /* bmAttributes: the device detaches itself after DFU_DETACH */
+#define REOPEN_POLL_MS 100u
+
+int dfu_dev_detach_and_reopen(dfu_dev **d, unsigned timeout_ms, struct dfu_err *err)
+{
+    struct dfu_devinfo old = (*d)->info;
+    uint16_t wait = old.detach_timeout != 0 ? old.detach_timeout : 1000;
+    struct dfu_ctrl detach = {0x21, DFUI_REQ_DETACH, wait, old.intf, 0};
+    struct dfu_status st;
+    uint64_t deadline;
+    int rc;
+
+    if (old.protocol == 2)
+        return 0; /* already in DFU mode */
+    /* GETSTATUS first; run-time devices may stall it (then they are in appIDLE) */
+    (void)dfui_getstatus(*d, &st, 1000, NULL);
+    rc = dfui_control(*d, &detach, NULL, NULL, 1000, err);
+    if (rc != 0 && rc != DFU_E_NO_DEVICE && rc != DFU_E_IO && rc != DFU_E_PIPE)
+        return dfu_err_prefix(err, "DFU_DETACH");
+    /* without bitWillDetach the host resets the bus within wDetachTimeOut */
+    if (!(old.attributes & ATTR_WILL_DETACH))
+        dfu_transport_reset((*d)->t, NULL);
+    dfu_dev_close(*d);
+    *d = NULL;
+    deadline = dfu_clock_now_us() + (uint64_t)timeout_ms * 1000u;
+    for (;;) {
+        rc = dfui_open_dfu_mode(&old, d, err);
+        if (rc != DFU_E_NOT_FOUND)
+            return rc;
+        if (dfu_clock_now_us() >= deadline)
+            return dfu_err_set(err, DFU_E_TIMEOUT,
+                               "%04x:%04x at %s did not come back in DFU mode within %u ms",
+                               old.vid, old.pid, old.path, timeout_ms);
+        dfu_clock_sleep_us(REOPEN_POLL_MS * 1000u);
+    }
+}

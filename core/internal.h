@@ -91,6 +91,13 @@ int dfui_poll_early(const dfu_dev *d);
  *  the name when it is one (free with dfu_layout_free). */
 void dfui_alt_init(struct dfu_alt *a, uint8_t alt, const char *name);
 
+/* ---- core/open.c ---- */
+
+/** Open the DFU-mode interface (protocol 2) of the device @old describes, found through its
+ *  backend by serial (or port path when it has none). DFU_E_NOT_FOUND, with @err untouched or
+ *  holding why opening failed, while there is none to open. */
+int dfui_open_dfu_mode(const struct dfu_devinfo *old, dfu_dev **out, struct dfu_err *err);
+
 /* ---- core/quirks.c ---- */
 
 unsigned dfui_quirks(uint16_t vid, uint16_t pid, uint16_t bcd_device);

@@ -167,3 +167,53 @@ int dfu_open(const char *devstr, dfu_dev **out, struct dfu_err *err)
     }
     return rc;
 }
+
+/* ---- the same device again, in DFU mode ---- */
+
+struct reopen {
+    const struct dfu_backend *be;
+    const struct dfu_devinfo *old;
+    struct dfu_devinfo info;
+    void *ref;
+    int found;
+};
+
+static int reopen_found(void *ud, const struct dfu_devinfo *info, void *ref)
+{
+    struct reopen *r = ud;
+    int by_serial = r->old->serial[0] != '\0';
+
+    if (info->protocol != 2 || strcmp(by_serial ? info->serial : info->path,
+                                      by_serial ? r->old->serial : r->old->path) != 0) {
+        release(r->be, ref);
+        return 0;
+    }
+    r->found = 1;
+    r->info = *info;
+    r->ref = ref;
+    return 1;
+}
+
+int dfui_open_dfu_mode(const struct dfu_devinfo *old, dfu_dev **out, struct dfu_err *err)
+{
+    struct dfu_transport *t = NULL;
+    struct dfu_devspec spec;
+    struct reopen r;
+
+    memset(&r, 0, sizeof r);
+    r.old = old;
+    r.be = dfui_backend(old->backend, strlen(old->backend));
+    if (r.be == NULL)
+        return dfu_err_set(err, DFU_E_NOT_SUPPORTED, "no backend called \"%s\"", old->backend);
+    memset(&spec, 0, sizeof spec);
+    spec.alt = -1;
+    snprintf(spec.backend, sizeof spec.backend, "%s", old->backend);
+    if (old->serial[0] != '\0')
+        snprintf(spec.serial, sizeof spec.serial, "%s", old->serial);
+    else
+        snprintf(spec.path, sizeof spec.path, "%s", old->path);
+    (void)r.be->enumerate(&spec, reopen_found, &r, NULL);
+    if (!r.found || r.be->open(&r.info, r.ref, &t, err) != 0)
+        return DFU_E_NOT_FOUND;
+    return dfu_dev_open(t, &r.info, out, err);
+}

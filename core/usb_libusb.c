@@ -1,7 +1,7 @@
 /*
  * The libusb-1.0 backend: enumeration of DFU interfaces, the transport vtable over a
- * libusb device handle, re-enumeration after the device drops off the bus, and the
- * run-time -> DFU mode detach. The only file that includes libusb.h.
+ * libusb device handle, and re-enumeration after the device drops off the bus. The
+ * descriptors it fetches are parsed by core/desc.c. The only file that includes libusb.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,6 @@
 #define USB_DT_DFU_FUNCTIONAL 0x21
 #define USB_CLASS_APP_SPEC 0xFE
 #define USB_SUBCLASS_DFU 0x01
-#define DFU_ATTR_WILL_DETACH 0x08
 #define CTRL_DEFAULT_TIMEOUT_MS 5000u
 #define REENUM_POLL_MS 100u
 #define UDEV_RULES_HINT                                                                            \
@@ -82,99 +81,19 @@ static int usb_fail(struct dfu_err *err, int rc, const char *what)
 
 /* ---- descriptors ---- */
 
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-/* Find a DFU functional descriptor in a blob of descriptors ("extra" bytes). */
-static int find_functional(const uint8_t *buf, int len, struct dfu_func_desc *out)
-{
-    int off = 0;
-
-    while (buf != NULL && off + 2 <= len) {
-        uint8_t bl = buf[off];
-        if (bl < 2 || off + bl > len)
-            break;
-        if (buf[off + 1] == USB_DT_DFU_FUNCTIONAL && bl >= 7) {
-            memset(out, 0, sizeof *out);
-            out->length = bl;
-            out->attributes = buf[off + 2];
-            out->detach_timeout = le16(buf + off + 3);
-            out->transfer_size = le16(buf + off + 5);
-            out->bcd_dfu = bl >= 9 ? le16(buf + off + 7) : 0x0100;
-            return 1;
-        }
-        off += bl;
-    }
-    return 0;
-}
-
-/* Decode a string descriptor (UTF-16LE) into UTF-8. */
-static void utf16_to_utf8(const uint8_t *d, int len, char *out, size_t cap)
-{
-    size_t o = 0;
-    int i;
-
-    out[0] = '\0';
-    if (len < 2 || d[1] != LIBUSB_DT_STRING)
-        return;
-    if (d[0] < len)
-        len = d[0];
-    for (i = 2; i + 1 < len; i += 2) {
-        unsigned c = (unsigned)(d[i] | (d[i + 1] << 8));
-        char tmp[4];
-        size_t n, k;
-
-        if (c >= 0xD800 && c <= 0xDBFF && i + 3 < len) { /* surrogate pair */
-            unsigned lo = (unsigned)(d[i + 2] | (d[i + 3] << 8));
-            if (lo >= 0xDC00 && lo <= 0xDFFF) {
-                c = 0x10000u + ((c - 0xD800u) << 10) + (lo - 0xDC00u);
-                i += 2;
-            }
-        }
-        if (c < 0x80) {
-            tmp[0] = (char)c;
-            n = 1;
-        } else if (c < 0x800) {
-            tmp[0] = (char)(0xC0 | (c >> 6));
-            tmp[1] = (char)(0x80 | (c & 0x3F));
-            n = 2;
-        } else if (c < 0x10000) {
-            tmp[0] = (char)(0xE0 | (c >> 12));
-            tmp[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-            tmp[2] = (char)(0x80 | (c & 0x3F));
-            n = 3;
-        } else {
-            tmp[0] = (char)(0xF0 | (c >> 18));
-            tmp[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-            tmp[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-            tmp[3] = (char)(0x80 | (c & 0x3F));
-            n = 4;
-        }
-        if (o + n >= cap)
-            break;
-        for (k = 0; k < n; k++)
-            out[o++] = tmp[k];
-    }
-    out[o] = '\0';
-}
-
 static void read_string(libusb_device_handle *h, uint8_t idx, char *out, size_t cap)
 {
     uint8_t buf[255], lang[4];
-    uint16_t langid = 0x0409;
     int n;
 
     out[0] = '\0';
     if (h == NULL || idx == 0)
         return;
     n = libusb_get_string_descriptor(h, 0, 0, lang, sizeof lang);
-    if (n >= 4 && lang[1] == LIBUSB_DT_STRING)
-        langid = le16(lang + 2);
-    n = libusb_get_string_descriptor(h, idx, langid, buf, sizeof buf);
+    n = libusb_get_string_descriptor(h, idx, dfu_desc_langid(lang, n > 0 ? (size_t)n : 0), buf,
+                                     sizeof buf);
     if (n > 0)
-        utf16_to_utf8(buf, n, out, cap);
+        dfu_desc_string(buf, (size_t)n, out, cap);
 }
 
 static void port_path(libusb_device *dev, struct dfu_devinfo *info)
@@ -192,26 +111,6 @@ static void port_path(libusb_device *dev, struct dfu_devinfo *info)
         o += (size_t)snprintf(info->path + o, sizeof info->path - o, "%c%u", i == 0 ? '-' : '.',
                               (unsigned)ports[i]);
     }
-}
-
-/* The effective DFU mode of an interface, with the deviations dfu-util knows about
- * (protocol.md 1.1): 2 = DFU mode, 1 = run-time. */
-static uint8_t effective_protocol(const struct libusb_device_descriptor *dd,
-                                  const struct libusb_config_descriptor *cfg, uint8_t proto,
-                                  uint16_t bcd_dfu)
-{
-    if (proto == 2)
-        return 2;
-    /* DfuSe devices with protocol 0 (DSO Nano) are in DFU mode */
-    if (proto == 0 && bcd_dfu == 0x011A)
-        return 2;
-    /* the NXP LPC bootloader reports run-time protocol while in DFU mode */
-    if (dd->idVendor == 0x1fc9 && dd->idProduct == 0x000c && proto == 1)
-        return 2;
-    /* old Jabra devices: protocol 0, DFU mode when the DFU interface is the only one */
-    if (dd->idVendor == 0x0b0e && proto == 0 && cfg->bNumInterfaces == 1)
-        return 2;
-    return 1;
 }
 
 /* One DFU interface of one device, as found by the walk. */
@@ -301,12 +200,12 @@ static int walk_devices(libusb_context *ctx, const struct dfu_devspec *spec, wal
                     fi.nalts++;
                 }
                 if (!have_fd)
-                    have_fd = find_functional(a->extra, a->extra_length, &fd);
+                    have_fd = dfu_desc_find_functional(a->extra, (size_t)a->extra_length, &fd) == 0;
             }
             if (first < 0)
                 continue;
             if (!have_fd)
-                have_fd = find_functional(cfg->extra, cfg->extra_length, &fd);
+                have_fd = dfu_desc_find_functional(cfg->extra, (size_t)cfg->extra_length, &fd) == 0;
             if (spec != NULL && spec->path[0] != '\0') {
                 struct dfu_devinfo tmp;
                 memset(&tmp, 0, sizeof tmp);
@@ -332,7 +231,7 @@ static int walk_devices(libusb_context *ctx, const struct dfu_devspec *spec, wal
                         LIBUSB_REQUEST_GET_DESCRIPTOR, USB_DT_DFU_FUNCTIONAL << 8,
                         itf->altsetting[first].bInterfaceNumber, buf, sizeof buf, 1000);
                 if (got >= 7)
-                    have_fd = find_functional(buf, got, &fd);
+                    have_fd = dfu_desc_find_functional(buf, (size_t)got, &fd) == 0;
             }
             if (!have_fd) { /* as dfu-util: assume DFU 1.0 with unknown transfer size */
                 memset(&fd, 0, sizeof fd);
@@ -349,18 +248,19 @@ static int walk_devices(libusb_context *ctx, const struct dfu_devspec *spec, wal
             fi.info.attributes = fd.attributes;
             fi.info.intf = itf->altsetting[first].bInterfaceNumber;
             fi.info.alt = itf->altsetting[first].bAlternateSetting;
-            fi.info.protocol = effective_protocol(&dd, cfg, proto, fd.bcd_dfu);
+            fi.info.protocol =
+                dfu_desc_mode(dd.idVendor, dd.idProduct, proto, fd.bcd_dfu, cfg->bNumInterfaces);
             port_path(dev, &fi.info);
             read_string(h, dd.iSerialNumber, fi.info.serial, sizeof fi.info.serial);
             read_string(h, dd.iProduct, fi.info.product, sizeof fi.info.product);
             read_string(h, itf->altsetting[first].iInterface, fi.info.alt_name,
                         sizeof fi.info.alt_name);
             if (spec != NULL) {
-                if (spec->serial[0] != '\0' && strcmp(fi.info.serial, spec->serial) != 0)
-                    continue;
                 char num[4];
                 const char *want = dfui_devspec_alt(spec, num, sizeof num);
 
+                if (spec->serial[0] != '\0' && strcmp(fi.info.serial, spec->serial) != 0)
+                    continue;
                 if (want != NULL && !has_alt(h, &fi, want))
                     continue;
             }
@@ -771,77 +671,3 @@ const struct dfu_backend dfui_usb_backend = {
     .open = usb_open,
     .none = usb_none,
 };
-
-/* ---- run-time mode -> DFU mode ---- */
-
-int dfu_dev_detach_and_reopen(dfu_dev **d, unsigned timeout_ms, struct dfu_err *err)
-{
-    struct dfu_devinfo old = *dfu_dev_info(*d);
-    struct dfu_transport *t = dfu_dev_transport(*d);
-    struct dfu_ctrl req;
-    uint8_t st[6];
-    size_t got;
-    uint16_t wait = old.detach_timeout != 0 ? old.detach_timeout : 1000;
-    uint64_t deadline;
-    int rc;
-
-    if (old.protocol == 2)
-        return 0; /* already in DFU mode */
-    if (strcmp(old.backend, "usb") != 0)
-        return dfu_err_set(err, DFU_E_NOT_SUPPORTED, "detach needs a USB device");
-    /* GETSTATUS first; run-time devices may stall it (then they are in appIDLE) */
-    req.bmRequestType = 0xA1;
-    req.bRequest = 3;
-    req.wValue = 0;
-    req.wIndex = old.intf;
-    req.wLength = sizeof st;
-    t->ops->control(t, &req, st, &got, 1000, NULL);
-    req.bmRequestType = 0x21;
-    req.bRequest = 0; /* DFU_DETACH */
-    req.wValue = wait;
-    req.wLength = 0;
-    rc = t->ops->control(t, &req, NULL, &got, 1000, err);
-    if (rc != 0 && rc != DFU_E_NO_DEVICE && rc != DFU_E_IO && rc != DFU_E_PIPE)
-        return dfu_err_prefix(err, "DFU_DETACH");
-    /* without bitWillDetach the host resets the bus within wDetachTimeOut */
-    if (!(old.attributes & DFU_ATTR_WILL_DETACH))
-        dfu_transport_reset(t, NULL);
-    dfu_dev_close(*d);
-    *d = NULL;
-    deadline = dfu_clock_now_us() + (uint64_t)timeout_ms * 1000u;
-    for (;;) {
-        struct dfu_devspec spec;
-        struct usb_tr probe;
-        struct reenum_ctx rx;
-        libusb_context *ctx;
-
-        memset(&spec, 0, sizeof spec);
-        spec.alt = -1;
-        if (old.serial[0] != '\0')
-            snprintf(spec.serial, sizeof spec.serial, "%s", old.serial);
-        else
-            snprintf(spec.path, sizeof spec.path, "%s", old.path);
-        memset(&probe, 0, sizeof probe);
-        probe.info = old;
-        probe.devnum = 0xFF; /* no USB address is 255: every DFU-mode match counts */
-        memset(&rx, 0, sizeof rx);
-        rx.u = &probe;
-        if (usb_init(&ctx, NULL) == 0) {
-            walk_devices(ctx, &spec, reenum_cb, &rx, NULL, NULL);
-            if (rx.found)
-                libusb_unref_device(rx.dev);
-            libusb_exit(ctx);
-        }
-        if (rx.found) {
-            struct dfu_transport *nt;
-            rc = usb_open(&rx.info, NULL, &nt, err);
-            if (rc == 0)
-                return dfu_dev_open(nt, &rx.info, d, err);
-        }
-        if (dfu_clock_now_us() >= deadline)
-            return dfu_err_set(err, DFU_E_TIMEOUT,
-                               "%04x:%04x at %s did not come back in DFU mode within %u ms",
-                               old.vid, old.pid, old.path, timeout_ms);
-        dfu_clock_sleep_us(REENUM_POLL_MS * 1000u);
-    }
-}

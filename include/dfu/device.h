@@ -177,13 +177,12 @@ int dfu_download(dfu_dev *d, const uint8_t *data, size_t len, const struct dfu_p
 int dfu_upload_all(dfu_dev *d, uint8_t *buf, size_t cap, size_t *got,
                    const struct dfu_progress *progress, struct dfu_err *err);
 
-#ifdef DFU_WITH_LIBUSB
-/** Run-time -> DFU mode for a USB device opened in run-time mode (protocol 1): GETSTATUS,
+/** Run-time -> DFU mode for a device opened in run-time mode (protocol 1): GETSTATUS,
  *  DFU_DETACH, a bus reset unless the device sets bitWillDetach, then wait up to @timeout_ms
- *  for the DFU-mode device (same serial, else same port path) and open it. *@d is closed and
- *  replaced by the new device (NULL on failure). A device already in DFU mode is left as is. */
+ *  for the DFU-mode device (same backend, same serial, else same port path) and open it. *@d
+ *  is closed and replaced by the new device (NULL on failure). A device already in DFU mode is
+ *  left as is. */
 int dfu_dev_detach_and_reopen(dfu_dev **d, unsigned timeout_ms, struct dfu_err *err);
-#endif
 
 /* ---- descriptors ---- */
 
@@ -206,8 +205,15 @@ struct dfu_desc_alt {
 int dfu_desc_parse_config(const uint8_t *cfg, size_t len, struct dfu_desc_alt *alts, size_t max,
                           size_t *n, struct dfu_func_desc *func, struct dfu_err *err);
 
+/** The DFU mode of an interface from its bInterfaceProtocol, with the deviations dfu-util knows
+ *  (protocol.md 1.1): 2 DFU mode, 1 run-time. @ninterfaces is the configuration's. */
+uint8_t dfu_desc_mode(uint16_t vid, uint16_t pid, uint8_t protocol, uint16_t bcd_dfu,
+                      uint8_t ninterfaces);
+
 /** Decode a USB string descriptor (UTF-16LE) into UTF-8 @out. */
 int dfu_desc_string(const uint8_t *buf, size_t len, char *out, size_t cap);
+/** The first language id of string descriptor 0 (0x0409 when it names none). */
+uint16_t dfu_desc_langid(const uint8_t *buf, size_t len);
 
 /** Read device, configuration and string descriptors through @t with control transfers and
  *  fill @info (vid, pid, bcd, functional descriptor, serial, product, alt 0 name). */
