@@ -1,8 +1,7 @@
 /*
- * The backend registry behind dfu_devspec_parse(), dfu_list() and dfu_open(): one const table
- * of function pointers per kind of device, in the shape of libusb's usbi_os_backend. A new
- * backend is one file defining its struct dfu_backend plus one line in dfui_backends
- * (core/open.c). Internal: not installed.
+ * The backend registry behind dfu_devspec_parse(), dfu_list() and dfu_open(), in the shape of
+ * libusb's usbi_os_backend: a new backend is one file defining its const struct dfu_backend plus
+ * one line in dfui_backends (core/open.c). Internal: not installed.
  */
 #ifndef DFU_BACKEND_H
 #define DFU_BACKEND_H
@@ -10,17 +9,16 @@
 #include "dfu/device.h"
 #include "dfu/transport.h"
 
-/* One device found by a backend's enumerate: its enumeration info (alt 0) and the backend's
- * handle on it, @ref (NULL when the backend finds the device again from the info alone). The
- * callee owns @ref: it passes it to the backend's open, or to its release. A non-zero return
- * stops the enumeration and is returned from it. */
+/* A device found by a backend's enumerate: its info (alt 0) and the backend's handle on it, @ref
+ * (NULL if the backend finds the device again from the info), which the callee passes to the
+ * backend's open or release. A non-zero return stops the enumeration and is returned by it. */
 typedef int (*dfui_found_fn)(void *ud, const struct dfu_devinfo *info, void *ref);
 
 struct dfu_backend {
-    const char *name;        /* device-string prefix and dfu_devinfo.backend: "usb", "sim" */
-    const char *syntax;      /* how a device string names it, for messages: "sim:PROFILE" */
-    const char *const *keys; /* its own keys, NULL-terminated; passed on in dfu_devspec.opts */
-    int ids_head;            /* the target is VID:PID (a common key), as in "usb:0483:df11" */
+    const char *name;   /* device-string prefix and dfu_devinfo.backend: "usb", "sim" */
+    const char *syntax; /* how a device string names it, for messages: "sim:PROFILE" */
+    const char *keys;   /* its own keys, "a, b, c" (or NULL), passed on in dfu_devspec.opts */
+    int ids_head;       /* the target is VID:PID (a common key), as in "usb:0483:df11" */
 
     /** Optional. Check the backend's part of the parsed device string @s (spec->target,
      *  spec->opts); DFU_E_INVALID with a message naming @s. */
@@ -34,8 +32,9 @@ struct dfu_backend {
                 struct dfu_err *err);
     /** Free a @ref that is not opened. Optional when enumerate reports only NULL refs. */
     void (*release)(void *ref);
-    /** Set the DFU_E_NOT_FOUND error for a device string that matches no device. */
-    int (*none)(const struct dfu_devspec *spec, struct dfu_err *err);
+    /** The DFU_E_NOT_FOUND message for a device string that matches no device: a printf
+     *  format given the target ("simulated device %s does not match"). */
+    const char *none;
 };
 
 /** The registry, NULL-terminated. */

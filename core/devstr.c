@@ -1,8 +1,7 @@
 /*
- * Device strings (design.md 2): BACKEND[:TARGET][,key=value...], the backend from the registry
- * (core/open.c). The common keys are read here: VID:PID (the target of "usb:VID:PID"), serial=,
- * path=, alt=. The target and the keys a backend declares as its own go to it as they are
- * (dfu_devspec.target, .opts):
+ * Device strings (design.md 2), BACKEND[:TARGET][,key=value...]. The common keys are read here:
+ * VID:PID (the target of "usb:"), serial=, path=, alt=; the target and the backend's own keys go
+ * to it as they are (dfu_devspec.target, .opts):
  *   usb | usb:VID:PID  [,serial=S][,path=B-P.P][,alt=N|NAME]
  *   sim:PROFILE        [,state=F][,events=F][,boot0=0|1][,rom=0xNN][,jump=vector|branch]
  *                      [,faults=SPEC][,serial=S][,path=P][,alt=N|NAME]
@@ -17,25 +16,17 @@ static int key_is(const char *k, size_t n, const char *name)
     return strlen(name) == n && memcmp(k, name, n) == 0;
 }
 
+/* Whether @k (@n bytes) is one of @be's own keys. */
 static int has_key(const struct dfu_backend *be, const char *k, size_t n)
 {
-    for (const char *const *key = be->keys; key != NULL && *key != NULL; key++) {
-        if (key_is(k, n, *key))
+    for (const char *p = be->keys; p != NULL && *p != '\0'; p += strspn(p, ", ")) {
+        size_t len = strcspn(p, ", ");
+
+        if (len == n && memcmp(p, k, n) == 0)
             return 1;
+        p += len;
     }
     return 0;
-}
-
-/* "KEY1, KEY2, ..." of @be followed by the common keys, into @buf. */
-static const char *key_list(const struct dfu_backend *be, char *buf, size_t cap)
-{
-    size_t used = 0;
-
-    for (const char *const *key = be->keys; key != NULL && *key != NULL && used < cap; key++)
-        used += (size_t)snprintf(buf + used, cap - used, "%s, ", *key);
-    if (used < cap)
-        snprintf(buf + used, cap - used, "serial, path, alt");
-    return buf;
 }
 
 /* "expected usb, usb:VID:PID or sim:PROFILE": the syntax of every registered backend. */
@@ -143,12 +134,9 @@ int dfu_devspec_parse(const char *s, struct dfu_devspec *out, struct dfu_err *er
         return unknown_backend(s, err);
     snprintf(out->backend, sizeof out->backend, "%s", be->name);
     if (colon != NULL) {
-        size_t tlen = n - (size_t)(colon + 1 - s);
-
-        if (tlen >= sizeof out->target)
+        if ((size_t)snprintf(out->target, sizeof out->target, "%.*s",
+                             (int)(n - (size_t)(colon + 1 - s)), colon + 1) >= sizeof out->target)
             return dfu_err_set(err, DFU_E_INVALID, "device string \"%.*s\" is too long", (int)n, s);
-        memcpy(out->target, colon + 1, tlen);
-        out->target[tlen] = '\0';
         rc = be->ids_head ? parse_ids(s, n, out->target, out, err) : 0;
         if (rc != 0)
             return rc;
@@ -203,16 +191,15 @@ int dfu_devspec_parse(const char *s, struct dfu_devspec *out, struct dfu_err *er
                      (int)n, kv);
             rc = 0;
         } else {
-            char keys[200];
-
             for (const struct dfu_backend *const *o = dfui_backends; *o != NULL; o++) {
                 if (has_key(*o, kv, klen))
                     return dfu_err_set(err, DFU_E_INVALID,
                                        "device string: key '%s' applies only to %s: devices", key,
                                        (*o)->name);
             }
-            return dfu_err_set(err, DFU_E_INVALID, "device string: unknown key '%s' (%s keys: %s)",
-                               key, be->name, key_list(be, keys, sizeof keys));
+            return dfu_err_set(err, DFU_E_INVALID,
+                               "device string: unknown key '%s' (%s keys: %s%sserial, path, alt)",
+                               key, be->name, be->keys ? be->keys : "", be->keys ? ", " : "");
         }
         if (rc != 0)
             return rc;

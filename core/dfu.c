@@ -1,10 +1,12 @@
 /*
  * DFU 1.1 requests (protocol.md 1.2), GETSTATUS decoding, the poll loop with its per-device
- * policy, state recovery, and the plain DFU 1.1 download/upload flows (protocol.md 1.7).
+ * policy, state recovery, the plain DFU 1.1 download/upload flows (protocol.md 1.7), the device
+ * object with its alternate settings, and the run-time -> DFU mode detach.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 
@@ -512,21 +514,6 @@ int dfu_dev_set_alt(dfu_dev *d, uint8_t alt, struct dfu_err *err)
 
 /* ---- alternate settings by number or name ---- */
 
-static int lower(unsigned char c)
-{
-    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
-}
-
-/* Whether @s starts with the @n bytes of @want, ignoring ASCII case. */
-static int prefix_ci(const char *s, const char *want, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\0' || lower((unsigned char)s[i]) != lower((unsigned char)want[i]))
-            return 0;
-    }
-    return 1;
-}
-
 /* How well @want names @a: 2 its number, or equal to its name or layout name; 1 a prefix of
  * one of those; 0 not at all. A leading '@' counts on neither side. */
 static int alt_rank(const struct dfu_alt *a, const char *want, int num)
@@ -540,7 +527,7 @@ static int alt_rank(const struct dfu_alt *a, const char *want, int num)
     want += want[0] == '@';
     n = strlen(want);
     for (int i = 0; i < 2; i++) {
-        if (names[i][0] != '\0' && prefix_ci(names[i], want, n))
+        if (names[i][0] != '\0' && strncasecmp(names[i], want, n) == 0)
             best = names[i][n] == '\0' ? 2 : best > 1 ? best : 1;
     }
     return best;
@@ -774,6 +761,7 @@ int dfu_dev_detach_and_reopen(dfu_dev **d, unsigned timeout_ms, struct dfu_err *
     struct dfu_devinfo old = (*d)->info;
     uint16_t wait = old.detach_timeout != 0 ? old.detach_timeout : 1000;
     struct dfu_ctrl detach = {0x21, DFUI_REQ_DETACH, wait, old.intf, 0};
+    struct dfu_devspec same; /* the device again: same backend, serial (else port path) */
     struct dfu_status st;
     uint64_t deadline;
     int rc;
@@ -789,16 +777,20 @@ int dfu_dev_detach_and_reopen(dfu_dev **d, unsigned timeout_ms, struct dfu_err *
     if (!(old.attributes & ATTR_WILL_DETACH))
         dfu_transport_reset((*d)->t, NULL);
     dfu_dev_close(*d);
-    *d = NULL;
+    memset(&same, 0, sizeof same);
+    same.alt = -1;
+    snprintf(same.backend, sizeof same.backend, "%s", old.backend);
+    if (old.serial[0] != '\0')
+        snprintf(same.serial, sizeof same.serial, "%s", old.serial);
+    else
+        snprintf(same.path, sizeof same.path, "%s", old.path);
     deadline = dfu_clock_now_us() + (uint64_t)timeout_ms * 1000u;
-    for (;;) {
-        rc = dfui_open_dfu_mode(&old, d, err);
-        if (rc != DFU_E_NOT_FOUND)
-            return rc;
+    while (dfui_open_spec(&same, 1, d, NULL) != 0) {
         if (dfu_clock_now_us() >= deadline)
             return dfu_err_set(err, DFU_E_TIMEOUT,
                                "%04x:%04x at %s did not come back in DFU mode within %u ms",
                                old.vid, old.pid, old.path, timeout_ms);
         dfu_clock_sleep_us(REOPEN_POLL_MS * 1000u);
     }
+    return 0;
 }

@@ -93,10 +93,10 @@ void dfui_alt_init(struct dfu_alt *a, uint8_t alt, const char *name);
 
 /* ---- core/open.c ---- */
 
-/** Open the DFU-mode interface (protocol 2) of the device @old describes, found through its
- *  backend by serial (or port path when it has none). DFU_E_NOT_FOUND, with @err untouched or
- *  holding why opening failed, while there is none to open. */
-int dfui_open_dfu_mode(const struct dfu_devinfo *old, dfu_dev **out, struct dfu_err *err);
+/** Open the one device @spec matches, through its backend; with @dfu_mode, the first DFU-mode
+ *  interface (protocol 2) among the matches. */
+int dfui_open_spec(const struct dfu_devspec *spec, int dfu_mode, dfu_dev **out,
+                   struct dfu_err *err);
 
 /* ---- core/quirks.c ---- */
 

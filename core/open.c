@@ -17,17 +17,12 @@ static int usb_nothing(const struct dfu_devspec *spec, dfui_found_fn found, void
     return 0;
 }
 
-static int usb_none(const struct dfu_devspec *spec, struct dfu_err *err)
-{
-    return dfu_err_set(err, DFU_E_NOT_FOUND, "no USB DFU device found (try -d sim:stm32h753)");
-}
-
 const struct dfu_backend dfui_usb_backend = {
     .name = "usb",
     .syntax = "usb, usb:VID:PID",
     .ids_head = 1,
     .enumerate = usb_nothing,
-    .none = usb_none,
+    .none = "no USB DFU device found (try -d sim:stm32h753)",
 };
 #endif
 
@@ -70,10 +65,12 @@ static void release(const struct dfu_backend *be, void *ref)
 }
 
 /* One enumeration through a backend: every match goes to @cb (dfu_list), or the first one is
- * kept with its backend reference and all are listed (dfu_open). */
+ * kept with its backend reference and all are listed (opening). With @dfu_mode only DFU-mode
+ * interfaces match. */
 struct walk {
     const struct dfu_backend *be;
     const struct dfu_devspec *spec;
+    int dfu_mode;
     int (*cb)(void *ud, const struct dfu_devinfo *info);
     void *ud;
     size_t total;
@@ -85,11 +82,12 @@ struct walk {
 static int walk_found(void *ud, const struct dfu_devinfo *info, void *ref)
 {
     struct walk *w = ud;
+    int match = info_matches(w->spec, info) && (!w->dfu_mode || info->protocol == 2);
     size_t used = strlen(w->list);
 
-    if (!info_matches(w->spec, info) || w->cb != NULL || w->total > 0)
+    if (!match || w->cb != NULL || w->total > 0)
         release(w->be, ref);
-    if (!info_matches(w->spec, info))
+    if (!match)
         return 0;
     if (w->cb != NULL)
         return w->cb(w->ud, info);
@@ -123,24 +121,19 @@ int dfu_list(const struct dfu_devspec *spec, int (*found)(void *ud, const struct
     return walk(spec, &w, err);
 }
 
-int dfu_open(const char *devstr, dfu_dev **out, struct dfu_err *err)
+int dfui_open_spec(const struct dfu_devspec *spec, int dfu_mode, dfu_dev **out, struct dfu_err *err)
 {
     struct dfu_transport *t = NULL;
-    struct dfu_devspec spec;
     struct walk w;
-    const char *want;
-    char num[4];
     int rc;
 
     *out = NULL;
-    rc = dfu_devspec_parse(devstr, &spec, err);
-    if (rc != 0)
-        return rc;
     memset(&w, 0, sizeof w);
-    rc = walk(&spec, &w, err);
+    w.dfu_mode = dfu_mode;
+    rc = walk(spec, &w, err);
     if (rc == 0 && w.total == 0)
-        rc = w.be->none(&spec, err);
-    else if (rc == 0 && w.total > 1)
+        rc = dfu_err_set(err, DFU_E_NOT_FOUND, w.be->none, spec->target);
+    else if (rc == 0 && w.total > 1 && !dfu_mode)
         rc = dfu_err_set(err, DFU_E_AMBIGUOUS,
                          "%zu DFU devices match (narrow with serial= or path=): %s", w.total,
                          w.list);
@@ -149,8 +142,20 @@ int dfu_open(const char *devstr, dfu_dev **out, struct dfu_err *err)
         return rc;
     }
     rc = w.be->open(&w.first, w.ref, &t, err);
+    return rc != 0 ? rc : dfu_dev_open(t, &w.first, out, err);
+}
+
+int dfu_open(const char *devstr, dfu_dev **out, struct dfu_err *err)
+{
+    struct dfu_devspec spec;
+    const char *want;
+    char num[4];
+    int rc;
+
+    *out = NULL;
+    rc = dfu_devspec_parse(devstr, &spec, err);
     if (rc == 0)
-        rc = dfu_dev_open(t, &w.first, out, err);
+        rc = dfui_open_spec(&spec, 0, out, err);
     if (rc != 0)
         return rc;
     want = dfui_devspec_alt(&spec, num, sizeof num);
@@ -166,54 +171,4 @@ int dfu_open(const char *devstr, dfu_dev **out, struct dfu_err *err)
         }
     }
     return rc;
-}
-
-/* ---- the same device again, in DFU mode ---- */
-
-struct reopen {
-    const struct dfu_backend *be;
-    const struct dfu_devinfo *old;
-    struct dfu_devinfo info;
-    void *ref;
-    int found;
-};
-
-static int reopen_found(void *ud, const struct dfu_devinfo *info, void *ref)
-{
-    struct reopen *r = ud;
-    int by_serial = r->old->serial[0] != '\0';
-
-    if (info->protocol != 2 || strcmp(by_serial ? info->serial : info->path,
-                                      by_serial ? r->old->serial : r->old->path) != 0) {
-        release(r->be, ref);
-        return 0;
-    }
-    r->found = 1;
-    r->info = *info;
-    r->ref = ref;
-    return 1;
-}
-
-int dfui_open_dfu_mode(const struct dfu_devinfo *old, dfu_dev **out, struct dfu_err *err)
-{
-    struct dfu_transport *t = NULL;
-    struct dfu_devspec spec;
-    struct reopen r;
-
-    memset(&r, 0, sizeof r);
-    r.old = old;
-    r.be = dfui_backend(old->backend, strlen(old->backend));
-    if (r.be == NULL)
-        return dfu_err_set(err, DFU_E_NOT_SUPPORTED, "no backend called \"%s\"", old->backend);
-    memset(&spec, 0, sizeof spec);
-    spec.alt = -1;
-    snprintf(spec.backend, sizeof spec.backend, "%s", old->backend);
-    if (old->serial[0] != '\0')
-        snprintf(spec.serial, sizeof spec.serial, "%s", old->serial);
-    else
-        snprintf(spec.path, sizeof spec.path, "%s", old->path);
-    (void)r.be->enumerate(&spec, reopen_found, &r, NULL);
-    if (!r.found || r.be->open(&r.info, r.ref, &t, err) != 0)
-        return DFU_E_NOT_FOUND;
-    return dfu_dev_open(t, &r.info, out, err);
 }

@@ -433,7 +433,6 @@ static int tr_reset(struct dfu_transport *t, struct dfu_err *err)
 /* Whether a device found during re-enumeration is the one we are waiting for. */
 struct reenum_ctx {
     const struct usb_tr *u;
-    int old_present;
     int found;
     struct dfu_devinfo info;
     libusb_device *dev;
@@ -443,20 +442,13 @@ static int reenum_cb(void *ud, const struct dfu_devinfo *info, libusb_device *de
 {
     struct reenum_ctx *rx = ud;
     const struct usb_tr *u = rx->u;
-    int same_dev = info->bus == u->info.bus && libusb_get_device_address(dev) == u->devnum;
+    int by_serial = u->info.serial[0] != '\0';
 
-    if (same_dev) {
-        rx->old_present = 1;
+    if (info->bus == u->info.bus && libusb_get_device_address(dev) == u->devnum)
+        return 0; /* the old device, still listed */
+    if (info->protocol != 2 || strcmp(by_serial ? info->serial : info->path,
+                                      by_serial ? u->info.serial : u->info.path) != 0)
         return 0;
-    }
-    if (info->protocol != 2)
-        return 0;
-    if (u->info.serial[0] != '\0') {
-        if (strcmp(info->serial, u->info.serial) != 0)
-            return 0;
-    } else if (strcmp(info->path, u->info.path) != 0) {
-        return 0;
-    }
     rx->found = 1;
     rx->info = *info;
     rx->dev = libusb_ref_device(dev);
@@ -470,7 +462,7 @@ static int attach(struct usb_tr *u, libusb_device *dev, const struct dfu_devinfo
 
     if (rc != 0) {
         u->h = NULL;
-        return usb_fail(err, rc, "opening the re-enumerated device");
+        return usb_fail(err, rc, "opening the USB device");
     }
     u->info = *info;
     u->devnum = libusb_get_device_address(dev);
@@ -588,39 +580,17 @@ static const struct dfu_transport_ops usb_ops = {
     .wait_reenumerate = tr_wait_reenumerate,
 };
 
-struct open_ctx {
-    const struct dfu_devinfo *which;
-    libusb_device *dev;
-    struct dfu_devinfo info;
-};
-
-static int open_cb(void *ud, const struct dfu_devinfo *info, libusb_device *dev)
-{
-    struct open_ctx *oc = ud;
-
-    if (info->vid != oc->which->vid || info->pid != oc->which->pid || info->intf != oc->which->intf)
-        return 0;
-    if (oc->which->path[0] != '\0' && strcmp(info->path, oc->which->path) != 0)
-        return 0;
-    if (oc->which->path[0] == '\0' && strcmp(info->serial, oc->which->serial) != 0)
-        return 0;
-    oc->dev = libusb_ref_device(dev);
-    oc->info = *info;
-    return 1;
-}
-
-/* Open @which in a context of its own; the transport re-opens the same device (by serial, else
- * port path) in wait_reenumerate. */
+/* Open @which (found again by port path, VID and PID) in a context of its own; the transport
+ * re-opens the same device (by serial, else port path) in wait_reenumerate. */
 static int usb_open(const struct dfu_devinfo *which, void *ref, struct dfu_transport **out,
                     struct dfu_err *err)
 {
-    struct usb_tr *u;
-    struct open_ctx oc;
-    struct dfu_devspec spec;
+    struct usb_tr *u = calloc(1, sizeof *u);
+    libusb_device **list = NULL, *dev = NULL;
+    ssize_t n;
     int rc;
 
     *out = NULL;
-    u = calloc(1, sizeof *u);
     if (u == NULL)
         return dfu_err_set(err, DFU_E_NOMEM, "out of memory");
     u->base.ops = &usb_ops;
@@ -629,38 +599,31 @@ static int usb_open(const struct dfu_devinfo *which, void *ref, struct dfu_trans
         free(u);
         return rc;
     }
-    memset(&spec, 0, sizeof spec);
-    spec.alt = -1;
-    spec.has_vid = spec.has_pid = 1;
-    spec.vid = which->vid;
-    spec.pid = which->pid;
-    memset(&oc, 0, sizeof oc);
-    oc.which = which;
-    walk_devices(u->ctx, &spec, open_cb, &oc, NULL, NULL);
-    if (oc.dev == NULL) {
-        tr_close(&u->base);
-        return dfu_err_set(err, DFU_E_NO_DEVICE, "USB device %04x:%04x at %s is gone", which->vid,
-                           which->pid, which->path);
+    n = libusb_get_device_list(u->ctx, &list);
+    for (ssize_t i = 0; i < n && dev == NULL; i++) {
+        struct libusb_device_descriptor dd;
+
+        memset(&u->info, 0, sizeof u->info);
+        port_path(list[i], &u->info);
+        if (strcmp(u->info.path, which->path) == 0 &&
+            libusb_get_device_descriptor(list[i], &dd) == 0 && dd.idVendor == which->vid &&
+            dd.idProduct == which->pid)
+            dev = list[i];
     }
-    rc = libusb_open(oc.dev, &u->h);
+    if (dev == NULL)
+        rc = dfu_err_set(err, DFU_E_NO_DEVICE, "USB device %04x:%04x at %s is gone", which->vid,
+                         which->pid, which->path);
+    else
+        rc = attach(u, dev, which, err);
+    libusb_free_device_list(list, 1);
     if (rc != 0) {
-        u->h = NULL;
-        libusb_unref_device(oc.dev);
+        if (dev != NULL)
+            dfu_err_prefix(err, "%04x:%04x at %s", which->vid, which->pid, which->path);
         tr_close(&u->base);
-        usb_fail(err, rc, "opening the USB device");
-        return dfu_err_prefix(err, "%04x:%04x at %s", which->vid, which->pid, which->path);
+        return rc;
     }
-    u->info = oc.info;
-    u->devnum = libusb_get_device_address(oc.dev);
-    libusb_unref_device(oc.dev);
-    libusb_set_auto_detach_kernel_driver(u->h, 1);
     *out = &u->base;
     return 0;
-}
-
-static int usb_none(const struct dfu_devspec *spec, struct dfu_err *err)
-{
-    return dfu_err_set(err, DFU_E_NOT_FOUND, "no USB DFU device found (try -d sim:stm32h753)");
 }
 
 const struct dfu_backend dfui_usb_backend = {
@@ -669,5 +632,5 @@ const struct dfu_backend dfui_usb_backend = {
     .ids_head = 1,
     .enumerate = usb_enumerate,
     .open = usb_open,
-    .none = usb_none,
+    .none = "no USB DFU device found (try -d sim:stm32h753)",
 };

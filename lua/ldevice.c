@@ -183,12 +183,10 @@ static int dev_close(lua_State *L)
             dfu_dev_set_cancel(d, NULL);
         dfu_err_clear(&e);
         (void)dfu_abort_to_idle(d, &e);
-        if (b->held) {
+        if (b->held)
             dfu_dev_set_log(d, NULL); /* the dfu.Sim closes it */
-            dfu_dev_set_cancel(d, NULL);
-        } else {
+        else
             dfu_dev_close(d);
-        }
         drain_logs(L, b);
     }
     lua_pushboolean(L, 1);

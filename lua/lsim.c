@@ -38,7 +38,6 @@ static int sim_gc(lua_State *L)
             dfu_dev_close(s->dev); /* its transport frees the simulator */
         else
             dfu_sim_free(sim); /* saves the state= file, if any */
-        s->dev = NULL;
     }
     return 0;
 }

@@ -1,15 +1,11 @@
 /*
- * The simulator in the backend registry: "sim:PROFILE[,state=F][,events=F][,boot0=0|1]
- * [,rom=0xNN][,jump=vector|branch][,faults=SPEC]" (design.md 2). Enumerating creates the
- * simulator the string describes and reports it with its device; opening gives it to a transport
- * that owns it (dfu_sim_from_transport finds it again).
+ * The simulator in the backend registry, "sim:PROFILE[,key=value...]" (design.md 2): enumerating
+ * creates the simulator the string describes; opening gives it to a transport that owns it.
  */
 #include <stdio.h>
 
 #include "backend.h"
 #include "dfu/sim.h"
-
-static const char *const sim_keys[] = {"state", "events", "boot0", "rom", "jump", "faults", NULL};
 
 static int sim_parse_opts(const char *s, const struct dfu_devspec *spec, struct dfu_err *err)
 {
@@ -53,18 +49,13 @@ static void sim_release(void *ref)
     dfu_sim_free(ref);
 }
 
-static int sim_none(const struct dfu_devspec *spec, struct dfu_err *err)
-{
-    return dfu_err_set(err, DFU_E_NOT_FOUND, "simulated device %s does not match", spec->target);
-}
-
 const struct dfu_backend dfui_sim_backend = {
     .name = "sim",
     .syntax = "sim:PROFILE",
-    .keys = sim_keys,
+    .keys = "state, events, boot0, rom, jump, faults",
     .parse_opts = sim_parse_opts,
     .enumerate = sim_enumerate,
     .open = sim_open,
     .release = sim_release,
-    .none = sim_none,
+    .none = "simulated device %s does not match",
 };

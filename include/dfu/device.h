@@ -66,9 +66,8 @@ struct dfu_alt {
 int dfu_alt_match(const struct dfu_alt *alts, size_t n, const char *want, size_t *index,
                   struct dfu_err *err);
 
-/** List DFU devices matching @spec (NULL = all USB devices), through the backend @spec names.
- *  Calls @found once per DFU interface (alt 0 info; alt names are filled per device by
- *  dfu_dev_alts). */
+/** List the DFU devices of @spec's backend that match it (NULL = all USB devices). Calls @found
+ *  once per DFU interface (alt 0 info; dfu_dev_alts has the alt names of an open device). */
 int dfu_list(const struct dfu_devspec *spec, int (*found)(void *ud, const struct dfu_devinfo *info),
              void *ud, struct dfu_err *err);
 

@@ -158,9 +158,8 @@ function Device:alt() end
 ---@return dfu.ErrCode? code "NOT_FOUND", "AMBIGUOUS", ...
 function Device:set_alt(alt) end
 
----The alternate setting a number or name names: a name is a case-insensitive prefix of the
----alt's name (with or without the leading "@") or of its parsed layout name; a name equal to
----one wins over names it only begins (core.match_alt's rule).
+---The alt a number or name names: a name is a case-insensitive prefix of the alt's name (with
+---or without its "@") or of its layout name; a whole name wins over names it only begins.
 ---@param want integer|string
 ---@return integer|nil alt
 ---@return string? msg lists the device's alts (NOT_FOUND) or the candidates (AMBIGUOUS)
