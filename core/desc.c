@@ -105,6 +105,23 @@ int dfu_desc_parse_config(const uint8_t *cfg, size_t len, struct dfu_desc_alt *a
     return 0;
 }
 
+uint8_t dfu_desc_mode(uint16_t vid, uint16_t pid, uint8_t protocol, uint16_t bcd_dfu,
+                      uint8_t ninterfaces)
+{
+    if (protocol == 2)
+        return 2;
+    /* DfuSe devices with protocol 0 (DSO Nano) are in DFU mode */
+    if (protocol == 0 && bcd_dfu == 0x011A)
+        return 2;
+    /* the NXP LPC bootloader reports run-time protocol while in DFU mode */
+    if (vid == 0x1fc9 && pid == 0x000c && protocol == 1)
+        return 2;
+    /* old Jabra devices: protocol 0, DFU mode when the DFU interface is the only one */
+    if (vid == 0x0b0e && protocol == 0 && ninterfaces == 1)
+        return 2;
+    return 1;
+}
+
 static size_t put_utf8(char *out, size_t cap, size_t o, uint32_t cp)
 {
     char b[4];
@@ -221,15 +238,19 @@ int dfui_get_config(struct dfu_transport *t, uint64_t *counter, uint8_t **cfg, s
     return 0;
 }
 
+uint16_t dfu_desc_langid(const uint8_t *buf, size_t len)
+{
+    return len >= 4 && buf[1] == USB_DT_STRING ? le16(buf + 2) : 0x0409;
+}
+
 uint16_t dfui_get_langid(struct dfu_transport *t, uint64_t *counter)
 {
     uint8_t buf[255];
     size_t got = 0;
 
-    if (dfui_get_descriptor(t, counter, USB_DT_STRING, 0, 0, buf, sizeof buf, &got, NULL) == 0 &&
-        got >= 4 && buf[1] == USB_DT_STRING)
-        return le16(buf + 2);
-    return 0x0409;
+    if (dfui_get_descriptor(t, counter, USB_DT_STRING, 0, 0, buf, sizeof buf, &got, NULL) != 0)
+        got = 0;
+    return dfu_desc_langid(buf, got);
 }
 
 int dfui_get_string(struct dfu_transport *t, uint64_t *counter, uint8_t index, uint16_t lang,

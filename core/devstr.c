@@ -1,28 +1,47 @@
 /*
- * Device strings (design.md 2):
+ * Device strings (design.md 2), BACKEND[:TARGET][,key=value...]. The common keys are read here:
+ * VID:PID (the target of "usb:"), serial=, path=, alt=; the target and the backend's own keys go
+ * to it as they are (dfu_devspec.target, .opts):
  *   usb | usb:VID:PID  [,serial=S][,path=B-P.P][,alt=N|NAME]
  *   sim:PROFILE        [,state=F][,events=F][,boot0=0|1][,rom=0xNN][,jump=vector|branch]
- *                      [,faults=SPEC][,alt=N|NAME]
+ *                      [,faults=SPEC][,serial=S][,path=P][,alt=N|NAME]
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "dfu/device.h"
-
-static const char *const sim_keys[] = {"state", "events", "boot0", "rom", "jump", "faults", NULL};
-
-static int is_sim_key(const char *k, size_t n)
-{
-    for (size_t i = 0; sim_keys[i] != NULL; i++) {
-        if (strlen(sim_keys[i]) == n && memcmp(sim_keys[i], k, n) == 0)
-            return 1;
-    }
-    return 0;
-}
+#include "backend.h"
 
 static int key_is(const char *k, size_t n, const char *name)
 {
     return strlen(name) == n && memcmp(k, name, n) == 0;
+}
+
+/* Whether @k (@n bytes) is one of @be's own keys. */
+static int has_key(const struct dfu_backend *be, const char *k, size_t n)
+{
+    for (const char *p = be->keys; p != NULL && *p != '\0'; p += strspn(p, ", ")) {
+        size_t len = strcspn(p, ", ");
+
+        if (len == n && memcmp(p, k, n) == 0)
+            return 1;
+        p += len;
+    }
+    return 0;
+}
+
+/* "expected usb, usb:VID:PID or sim:PROFILE": the syntax of every registered backend. */
+static int unknown_backend(const char *s, struct dfu_err *err)
+{
+    char list[200] = "";
+    size_t used = 0;
+
+    for (const struct dfu_backend *const *be = dfui_backends; *be != NULL && used < sizeof list;
+         be++) {
+        const char *sep = be == dfui_backends ? "" : be[1] == NULL ? " or " : ", ";
+
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", sep, (*be)->syntax);
+    }
+    return dfu_err_set(err, DFU_E_INVALID, "device string \"%s\": expected %s", s, list);
 }
 
 static int parse_hex16(const char *p, size_t n, uint16_t *out)
@@ -65,20 +84,13 @@ static int copy_val(char *dst, size_t cap, const char *v, size_t n, const char *
     return 0;
 }
 
-/* "usb" or "usb:VID[:PID]" */
-static int parse_usb_head(const char *h, size_t n, struct dfu_devspec *out, struct dfu_err *err)
+/* The target of "usb:VID[:PID]" (@h, @n: the text before the first comma). */
+static int parse_ids(const char *h, size_t n, const char *ids, struct dfu_devspec *out,
+                     struct dfu_err *err)
 {
-    const char *ids, *colon;
-    size_t rest;
+    size_t rest = strlen(ids);
+    const char *colon = memchr(ids, ':', rest);
 
-    if (n == 3)
-        return 0;
-    if (h[3] != ':')
-        return dfu_err_set(err, DFU_E_INVALID, "device string \"%.*s\": expected usb:VID:PID",
-                           (int)n, h);
-    ids = h + 4;
-    rest = n - 4;
-    colon = memchr(ids, ':', rest);
     if (colon == NULL) {
         if (rest > 0 && parse_hex16(ids, rest, &out->vid) != 0)
             goto bad;
@@ -105,9 +117,10 @@ bad:
 
 int dfu_devspec_parse(const char *s, struct dfu_devspec *out, struct dfu_err *err)
 {
-    const char *p, *comma;
+    const struct dfu_backend *be;
+    const char *p, *comma, *colon;
     size_t n;
-    int sim, rc;
+    int rc;
 
     memset(out, 0, sizeof *out);
     out->alt = -1;
@@ -115,24 +128,18 @@ int dfu_devspec_parse(const char *s, struct dfu_devspec *out, struct dfu_err *er
         s = "usb";
     comma = strchr(s, ',');
     n = comma ? (size_t)(comma - s) : strlen(s);
-    if (n >= 3 && memcmp(s, "usb", 3) == 0 && (n == 3 || s[3] == ':')) {
-        sim = 0;
-        strcpy(out->backend, "usb");
-        rc = parse_usb_head(s, n, out, err);
+    colon = memchr(s, ':', n);
+    be = dfui_backend(s, colon != NULL ? (size_t)(colon - s) : n);
+    if (be == NULL)
+        return unknown_backend(s, err);
+    snprintf(out->backend, sizeof out->backend, "%s", be->name);
+    if (colon != NULL) {
+        if ((size_t)snprintf(out->target, sizeof out->target, "%.*s",
+                             (int)(n - (size_t)(colon + 1 - s)), colon + 1) >= sizeof out->target)
+            return dfu_err_set(err, DFU_E_INVALID, "device string \"%.*s\" is too long", (int)n, s);
+        rc = be->ids_head ? parse_ids(s, n, out->target, out, err) : 0;
         if (rc != 0)
             return rc;
-    } else if (n >= 3 && memcmp(s, "sim", 3) == 0 && (n == 3 || s[3] == ':')) {
-        sim = 1;
-        strcpy(out->backend, "sim");
-        if (n <= 4)
-            return dfu_err_set(err, DFU_E_INVALID,
-                               "device string \"%s\": sim needs a profile (sim:stm32h753)", s);
-        rc = copy_val(out->sim_profile, sizeof out->sim_profile, s + 4, n - 4, "profile", err);
-        if (rc != 0)
-            return rc;
-    } else {
-        return dfu_err_set(err, DFU_E_INVALID,
-                           "device string \"%s\": expected usb, usb:VID:PID or sim:PROFILE", s);
     }
 
     for (p = comma; p != NULL; p = comma) {
@@ -171,28 +178,39 @@ int dfu_devspec_parse(const char *s, struct dfu_devspec *out, struct dfu_err *er
                                        out->alt_name);
                 out->alt_name[0] = '\0';
             }
-        } else if (is_sim_key(kv, klen)) {
-            size_t used = strlen(out->sim_opts);
+        } else if (has_key(be, kv, klen)) {
+            size_t used = strlen(out->opts);
 
-            if (!sim)
-                return dfu_err_set(err, DFU_E_INVALID,
-                                   "device string: key '%s' applies only to sim: devices", key);
             if (vlen == 0)
                 return dfu_err_set(err, DFU_E_INVALID, "device string: empty value for key '%s'",
                                    key);
-            if (used + n + 2 > sizeof out->sim_opts)
-                return dfu_err_set(err, DFU_E_INVALID, "device string: simulator options too long");
-            snprintf(out->sim_opts + used, sizeof out->sim_opts - used, "%s%.*s",
-                     used > 0 ? "," : "", (int)n, kv);
+            if (used + n + 2 > sizeof out->opts)
+                return dfu_err_set(err, DFU_E_INVALID, "device string: %s options too long",
+                                   be->name);
+            snprintf(out->opts + used, sizeof out->opts - used, "%s%.*s", used > 0 ? "," : "",
+                     (int)n, kv);
             rc = 0;
         } else {
-            return dfu_err_set(err, DFU_E_INVALID, "device string: unknown key '%s' (%s keys: %s)",
-                               key, sim ? "sim" : "usb",
-                               sim ? "state, events, boot0, rom, jump, faults, alt"
-                                   : "serial, path, alt");
+            for (const struct dfu_backend *const *o = dfui_backends; *o != NULL; o++) {
+                if (has_key(*o, kv, klen))
+                    return dfu_err_set(err, DFU_E_INVALID,
+                                       "device string: key '%s' applies only to %s: devices", key,
+                                       (*o)->name);
+            }
+            return dfu_err_set(err, DFU_E_INVALID,
+                               "device string: unknown key '%s' (%s keys: %s%sserial, path, alt)",
+                               key, be->name, be->keys ? be->keys : "", be->keys ? ", " : "");
         }
         if (rc != 0)
             return rc;
     }
-    return 0;
+    return be->parse_opts != NULL ? be->parse_opts(s, out, err) : 0;
+}
+
+const char *dfui_devspec_alt(const struct dfu_devspec *spec, char *buf, size_t cap)
+{
+    if (spec->alt < 0)
+        return spec->alt_name[0] != '\0' ? spec->alt_name : NULL;
+    snprintf(buf, cap, "%d", spec->alt);
+    return buf;
 }

@@ -1,10 +1,12 @@
 /*
  * DFU 1.1 requests (protocol.md 1.2), GETSTATUS decoding, the poll loop with its per-device
- * policy, state recovery, and the plain DFU 1.1 download/upload flows (protocol.md 1.7).
+ * policy, state recovery, the plain DFU 1.1 download/upload flows (protocol.md 1.7), the device
+ * object with its alternate settings, and the run-time -> DFU mode detach.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 
@@ -364,8 +366,9 @@ static void free_alts(dfu_dev *d)
     d->nalts = 0;
 }
 
-static void set_alt_name(struct dfu_alt *a, const char *name)
+void dfui_alt_init(struct dfu_alt *a, uint8_t alt, const char *name)
 {
+    a->alt = alt;
     snprintf(a->name, sizeof a->name, "%s", name);
     dfu_layout_free(&a->layout);
     a->has_layout = dfu_layout_parse(a->name, &a->layout, NULL) == 0;
@@ -390,8 +393,7 @@ static int load_alts(dfu_dev *d, struct dfu_err *err)
     if (d->alts == NULL)
         return dfu_err_set(err, DFU_E_NOMEM, "out of memory");
     if (n == 0) {
-        d->alts[0].alt = d->info.alt;
-        set_alt_name(&d->alts[0], d->info.alt_name);
+        dfui_alt_init(&d->alts[0], d->info.alt, d->info.alt_name);
         d->nalts = 1;
         return 0;
     }
@@ -410,8 +412,7 @@ static int load_alts(dfu_dev *d, struct dfu_err *err)
         if (dfui_get_string(d->t, &d->transfers, da[i].iinterface, lang, name, sizeof name, NULL) !=
             0)
             snprintf(name, sizeof name, "%s", da[i].alt == d->info.alt ? d->info.alt_name : "");
-        d->alts[k].alt = da[i].alt;
-        set_alt_name(&d->alts[k], name);
+        dfui_alt_init(&d->alts[k], da[i].alt, name);
         k++;
     }
     d->nalts = k;
@@ -509,6 +510,66 @@ int dfu_dev_set_alt(dfu_dev *d, uint8_t alt, struct dfu_err *err)
             snprintf(d->info.alt_name, sizeof d->info.alt_name, "%s", d->alts[i].name);
     }
     return 0;
+}
+
+/* ---- alternate settings by number or name ---- */
+
+/* How well @want names @a: 2 its number, or equal to its name or layout name; 1 a prefix of
+ * one of those; 0 not at all. A leading '@' counts on neither side. */
+static int alt_rank(const struct dfu_alt *a, const char *want, int num)
+{
+    const char *names[2] = {a->name + (a->name[0] == '@'), a->has_layout ? a->layout.name : ""};
+    size_t n;
+    int best = 0;
+
+    if (num >= 0)
+        return a->alt == num ? 2 : 0;
+    want += want[0] == '@';
+    n = strlen(want);
+    for (int i = 0; i < 2; i++) {
+        if (names[i][0] != '\0' && strncasecmp(names[i], want, n) == 0)
+            best = names[i][n] == '\0' ? 2 : best > 1 ? best : 1;
+    }
+    return best;
+}
+
+int dfu_alt_match(const struct dfu_alt *alts, size_t n, const char *want, size_t *index,
+                  struct dfu_err *err)
+{
+    char list[DFU_ERR_MSG_MAX] = "";
+    size_t used = 0, count = 0;
+    int num = -1, best = 0;
+
+    if (want[0] != '\0' && strspn(want, "0123456789") == strlen(want))
+        num = strlen(want) > 3 ? 256 : atoi(want);
+    for (size_t i = 0; i < n; i++)
+        if (alt_rank(&alts[i], want, num) > best)
+            best = alt_rank(&alts[i], want, num);
+    for (size_t i = 0; i < n; i++) {
+        if (best > 0 && alt_rank(&alts[i], want, num) != best)
+            continue;
+        if (count++ == 0)
+            *index = i;
+        if (used < sizeof list)
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%u (%s)",
+                                     used > 0 ? ", " : "", (unsigned)alts[i].alt, alts[i].name);
+    }
+    if (best == 0)
+        return dfu_err_set(err, DFU_E_NOT_FOUND, "no alt setting '%s' on this device; it has: %s",
+                           want, n > 0 ? list : "none");
+    if (count > 1)
+        return dfu_err_set(err, DFU_E_AMBIGUOUS, "alt setting '%s' is ambiguous: %s", want, list);
+    return 0;
+}
+
+int dfu_dev_find_alt(const dfu_dev *d, const char *want, uint8_t *alt, struct dfu_err *err)
+{
+    size_t i = 0;
+    int rc = dfu_alt_match(d->alts, d->nalts, want, &i, err);
+
+    if (rc == 0)
+        *alt = d->alts[i].alt;
+    return rc;
 }
 
 int dfu_dev_is_dfuse(const dfu_dev *d)
@@ -686,6 +747,50 @@ int dfu_upload_all(dfu_dev *d, uint8_t *buf, size_t cap, size_t *got,
     if (rc != 0) {
         d->recover = 1;
         return dfu_err_prefix(err, "upload at offset %zu", done);
+    }
+    return 0;
+}
+
+/* ---- run-time mode -> DFU mode ---- */
+
+#define ATTR_WILL_DETACH 0x08u /* bmAttributes: the device detaches itself after DFU_DETACH */
+#define REOPEN_POLL_MS 100u
+
+int dfu_dev_detach_and_reopen(dfu_dev **d, unsigned timeout_ms, struct dfu_err *err)
+{
+    struct dfu_devinfo old = (*d)->info;
+    uint16_t wait = old.detach_timeout != 0 ? old.detach_timeout : 1000;
+    struct dfu_ctrl detach = {0x21, DFUI_REQ_DETACH, wait, old.intf, 0};
+    struct dfu_devspec same; /* the device again: same backend, serial (else port path) */
+    struct dfu_status st;
+    uint64_t deadline;
+    int rc;
+
+    if (old.protocol == 2)
+        return 0; /* already in DFU mode */
+    /* GETSTATUS first; run-time devices may stall it (then they are in appIDLE) */
+    (void)dfui_getstatus(*d, &st, 1000, NULL);
+    rc = dfui_control(*d, &detach, NULL, NULL, 1000, err);
+    if (rc != 0 && rc != DFU_E_NO_DEVICE && rc != DFU_E_IO && rc != DFU_E_PIPE)
+        return dfu_err_prefix(err, "DFU_DETACH");
+    /* without bitWillDetach the host resets the bus within wDetachTimeOut */
+    if (!(old.attributes & ATTR_WILL_DETACH))
+        dfu_transport_reset((*d)->t, NULL);
+    dfu_dev_close(*d);
+    memset(&same, 0, sizeof same);
+    same.alt = -1;
+    snprintf(same.backend, sizeof same.backend, "%s", old.backend);
+    if (old.serial[0] != '\0')
+        snprintf(same.serial, sizeof same.serial, "%s", old.serial);
+    else
+        snprintf(same.path, sizeof same.path, "%s", old.path);
+    deadline = dfu_clock_now_us() + (uint64_t)timeout_ms * 1000u;
+    while (dfui_open_spec(&same, 1, d, NULL) != 0) {
+        if (dfu_clock_now_us() >= deadline)
+            return dfu_err_set(err, DFU_E_TIMEOUT,
+                               "%04x:%04x at %s did not come back in DFU mode within %u ms",
+                               old.vid, old.pid, old.path, timeout_ms);
+        dfu_clock_sleep_us(REOPEN_POLL_MS * 1000u);
     }
     return 0;
 }

@@ -87,6 +87,16 @@ int dfui_check_cancel(dfu_dev *d, struct dfu_err *err);
 int dfui_status_error(const struct dfu_status *st, struct dfu_err *err);
 /** Effective poll policy. */
 int dfui_poll_early(const dfu_dev *d);
+/** Fill @a (zeroed or from an earlier call) with @alt and @name, and the layout parsed from
+ *  the name when it is one (free with dfu_layout_free). */
+void dfui_alt_init(struct dfu_alt *a, uint8_t alt, const char *name);
+
+/* ---- core/open.c ---- */
+
+/** Open the one device @spec matches, through its backend; with @dfu_mode, the first DFU-mode
+ *  interface (protocol 2) among the matches. */
+int dfui_open_spec(const struct dfu_devspec *spec, int dfu_mode, dfu_dev **out,
+                   struct dfu_err *err);
 
 /* ---- core/quirks.c ---- */
 

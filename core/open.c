@@ -1,17 +1,45 @@
 /*
- * Enumeration and opening: device strings to transports (simulator or USB backend), matching,
- * and the alternate setting a device string asks for. The device object over a transport
- * (dfu_dev_open) lives in dfu.c.
+ * Enumeration and opening through the backend registry: device strings to transports,
+ * matching the common keys, and the alternate setting a device string asks for. The device
+ * object over a transport (dfu_dev_open) lives in dfu.c.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
-#include "dfu/sim.h"
 #include "internal.h"
 
-#define MAX_MATCHES 16
+#ifndef DFU_WITH_LIBUSB
+/* Built without libusb: "usb" device strings still parse, and find no device. */
+static int usb_nothing(const struct dfu_devspec *spec, dfui_found_fn found, void *ud,
+                       struct dfu_err *err)
+{
+    return 0;
+}
+
+const struct dfu_backend dfui_usb_backend = {
+    .name = "usb",
+    .syntax = "usb, usb:VID:PID",
+    .ids_head = 1,
+    .enumerate = usb_nothing,
+    .none = "no USB DFU device found (try -d sim:stm32h753)",
+};
+#endif
+
+const struct dfu_backend *const dfui_backends[] = {
+    &dfui_usb_backend,
+    &dfui_sim_backend,
+    NULL,
+};
+
+const struct dfu_backend *dfui_backend(const char *name, size_t len)
+{
+    for (const struct dfu_backend *const *be = dfui_backends; *be != NULL; be++) {
+        if (strlen((*be)->name) == len && memcmp((*be)->name, name, len) == 0)
+            return *be;
+    }
+    return NULL;
+}
 
 /* ---- matching ---- */
 
@@ -30,219 +58,113 @@ static int info_matches(const struct dfu_devspec *spec, const struct dfu_devinfo
     return 1;
 }
 
-/* "alt=NAME": a prefix of the name with or without the leading '@', or of the layout name. */
-static int alt_name_matches(const struct dfu_alt *a, const char *want)
+static void release(const struct dfu_backend *be, void *ref)
 {
-    size_t n = strlen(want);
-    const char *name = a->name[0] == '@' ? a->name + 1 : a->name;
-
-    if (strncmp(a->name, want, n) == 0 || strncmp(name, want, n) == 0)
-        return 1;
-    return a->has_layout && strncmp(a->layout.name, want, n) == 0;
+    if (ref != NULL && be->release != NULL)
+        be->release(ref);
 }
 
-static int select_alt(dfu_dev *d, const struct dfu_devspec *spec, struct dfu_err *err)
-{
-    const struct dfu_alt *pick = NULL;
-    char list[200] = "";
-
-    for (size_t i = 0; i < d->nalts && pick == NULL; i++) {
-        const struct dfu_alt *a = &d->alts[i];
-
-        if (spec->alt >= 0 ? a->alt == spec->alt : alt_name_matches(a, spec->alt_name))
-            pick = a;
-    }
-    if (pick == NULL) {
-        for (size_t i = 0; i < d->nalts; i++) {
-            size_t used = strlen(list);
-
-            snprintf(list + used, sizeof list - used, "%s%u \"%.40s\"", i ? ", " : "",
-                     d->alts[i].alt, d->alts[i].name);
-        }
-        if (spec->alt >= 0)
-            return dfu_err_set(err, DFU_E_NOT_FOUND, "no alternate setting %d (device has %s)",
-                               spec->alt, list);
-        return dfu_err_set(err, DFU_E_NOT_FOUND,
-                           "no alternate setting named \"%s\" (device has %s)", spec->alt_name,
-                           list);
-    }
-    if (pick->alt == d->alt)
-        return 0;
-    return dfu_dev_set_alt(d, pick->alt, err);
-}
-
-/* ---- simulator ---- */
-
-static int sim_create(const struct dfu_devspec *spec, dfu_sim **sim, struct dfu_devinfo *info,
-                      struct dfu_err *err)
-{
-    char s[sizeof spec->sim_profile + sizeof spec->sim_opts + 2];
-    int rc;
-
-    snprintf(s, sizeof s, "%s%s%s", spec->sim_profile, spec->sim_opts[0] ? "," : "",
-             spec->sim_opts);
-    rc = dfu_sim_new(s, sim, err);
-    if (rc != 0)
-        return rc;
-    memset(info, 0, sizeof *info);
-    rc = dfu_sim_devinfo(*sim, info, err);
-    if (rc != 0) {
-        dfu_sim_free(*sim);
-        *sim = NULL;
-    }
-    return rc;
-}
-
-/* ---- USB ---- */
-
-struct collect {
+/* One enumeration through a backend: every match goes to @cb (dfu_list), or the first one is
+ * kept with its backend reference and all are listed (opening). With @dfu_mode only DFU-mode
+ * interfaces match. */
+struct walk {
+    const struct dfu_backend *be;
     const struct dfu_devspec *spec;
-    struct dfu_devinfo found[MAX_MATCHES];
-    size_t n, total;
+    int dfu_mode;
     int (*cb)(void *ud, const struct dfu_devinfo *info);
     void *ud;
+    size_t total;
+    struct dfu_devinfo first;
+    void *ref;
+    char list[DFU_ERR_MSG_MAX];
 };
 
-#ifdef DFU_WITH_LIBUSB
-static int collect_one(void *ud, const struct dfu_devinfo *info)
+static int walk_found(void *ud, const struct dfu_devinfo *info, void *ref)
 {
-    struct collect *c = ud;
+    struct walk *w = ud;
+    int match = info_matches(w->spec, info) && (!w->dfu_mode || info->protocol == 2);
+    size_t used = strlen(w->list);
 
-    if (!info_matches(c->spec, info))
+    if (!match || w->cb != NULL || w->total > 0)
+        release(w->be, ref);
+    if (!match)
         return 0;
-    if (c->cb != NULL)
-        return c->cb(c->ud, info);
-    if (c->n < MAX_MATCHES)
-        c->found[c->n++] = *info;
-    c->total++;
+    if (w->cb != NULL)
+        return w->cb(w->ud, info);
+    if (w->total++ == 0) {
+        w->first = *info;
+        w->ref = ref;
+    }
+    snprintf(w->list + used, sizeof w->list - used, "%s%04x:%04x serial=%s path=%s",
+             used > 0 ? "; " : "", info->vid, info->pid, info->serial[0] ? info->serial : "?",
+             info->path);
     return 0;
 }
-#endif
 
-static int usb_list(struct collect *c, struct dfu_err *err)
+static int walk(const struct dfu_devspec *spec, struct walk *w, struct dfu_err *err)
 {
-#ifdef DFU_WITH_LIBUSB
-    return dfui_usb_list(c->spec, collect_one, c, err);
-#else
-    (void)c;
-    (void)err;
-    return 0;
-#endif
+    w->spec = spec;
+    w->be = spec == NULL ? &dfui_usb_backend : dfui_backend(spec->backend, strlen(spec->backend));
+    if (w->be == NULL)
+        return dfu_err_set(err, DFU_E_INVALID, "no backend called \"%s\"", spec->backend);
+    return w->be->enumerate(spec, walk_found, w, err);
 }
 
 int dfu_list(const struct dfu_devspec *spec, int (*found)(void *ud, const struct dfu_devinfo *info),
              void *ud, struct dfu_err *err)
 {
-    struct collect *c;
-    int rc;
+    struct walk w;
 
-    if (spec != NULL && strcmp(spec->backend, "sim") == 0) {
-        struct dfu_devinfo info;
-        dfu_sim *sim = NULL;
-
-        rc = sim_create(spec, &sim, &info, err);
-        if (rc != 0)
-            return rc;
-        if (info_matches(spec, &info))
-            rc = found(ud, &info);
-        dfu_sim_free(sim);
-        return rc;
-    }
-    c = calloc(1, sizeof *c);
-    if (c == NULL)
-        return dfu_err_set(err, DFU_E_NOMEM, "out of memory");
-    c->spec = spec;
-    c->cb = found;
-    c->ud = ud;
-    rc = usb_list(c, err);
-    free(c);
-    return rc;
+    memset(&w, 0, sizeof w);
+    w.cb = found;
+    w.ud = ud;
+    return walk(spec, &w, err);
 }
 
-static int open_sim(const struct dfu_devspec *spec, dfu_dev **out, struct dfu_err *err)
+int dfui_open_spec(const struct dfu_devspec *spec, int dfu_mode, dfu_dev **out, struct dfu_err *err)
 {
     struct dfu_transport *t = NULL;
-    struct dfu_devinfo info;
-    dfu_sim *sim = NULL;
+    struct walk w;
     int rc;
 
-    rc = sim_create(spec, &sim, &info, err);
-    if (rc != 0)
-        return rc;
-    if (!info_matches(spec, &info)) {
-        dfu_sim_free(sim);
-        return dfu_err_set(err, DFU_E_NOT_FOUND, "simulated device %s does not match",
-                           spec->sim_profile);
-    }
-    rc = dfu_sim_transport(sim, 1, &t, err);
+    *out = NULL;
+    memset(&w, 0, sizeof w);
+    w.dfu_mode = dfu_mode;
+    rc = walk(spec, &w, err);
+    if (rc == 0 && w.total == 0)
+        rc = dfu_err_set(err, DFU_E_NOT_FOUND, w.be->none, spec->target);
+    else if (rc == 0 && w.total > 1 && !dfu_mode)
+        rc = dfu_err_set(err, DFU_E_AMBIGUOUS,
+                         "%zu DFU devices match (narrow with serial= or path=): %s", w.total,
+                         w.list);
     if (rc != 0) {
-        dfu_sim_free(sim);
+        release(w.be, w.ref);
         return rc;
     }
-    return dfu_dev_open(t, &info, out, err);
-}
-
-static int open_usb(const struct dfu_devspec *spec, dfu_dev **out, struct dfu_err *err)
-{
-    struct collect *c = calloc(1, sizeof *c);
-    int rc;
-
-    if (c == NULL)
-        return dfu_err_set(err, DFU_E_NOMEM, "out of memory");
-    c->spec = spec;
-    rc = usb_list(c, err);
-    if (rc != 0)
-        goto done;
-    if (c->total == 0) {
-        rc = dfu_err_set(err, DFU_E_NOT_FOUND, "no USB DFU device found (try -d sim:stm32h753)");
-        goto done;
-    }
-    if (c->total > 1) {
-        char list[DFU_ERR_MSG_MAX] = "";
-
-        for (size_t i = 0; i < c->n; i++) {
-            size_t used = strlen(list);
-
-            snprintf(list + used, sizeof list - used, "%s%04x:%04x serial=%s path=%s",
-                     i ? "; " : "", c->found[i].vid, c->found[i].pid,
-                     c->found[i].serial[0] ? c->found[i].serial : "?", c->found[i].path);
-        }
-        rc =
-            dfu_err_set(err, DFU_E_AMBIGUOUS,
-                        "%zu DFU devices match (narrow with serial= or path=): %s", c->total, list);
-        goto done;
-    }
-#ifdef DFU_WITH_LIBUSB
-    {
-        struct dfu_transport *t = NULL;
-
-        rc = dfui_usb_open(&c->found[0], &t, err);
-        if (rc == 0)
-            rc = dfu_dev_open(t, &c->found[0], out, err);
-    }
-#endif
-done:
-    free(c);
-    return rc;
+    rc = w.be->open(&w.first, w.ref, &t, err);
+    return rc != 0 ? rc : dfu_dev_open(t, &w.first, out, err);
 }
 
 int dfu_open(const char *devstr, dfu_dev **out, struct dfu_err *err)
 {
     struct dfu_devspec spec;
+    const char *want;
+    char num[4];
     int rc;
 
     *out = NULL;
     rc = dfu_devspec_parse(devstr, &spec, err);
+    if (rc == 0)
+        rc = dfui_open_spec(&spec, 0, out, err);
     if (rc != 0)
         return rc;
-    if (strcmp(spec.backend, "sim") == 0)
-        rc = open_sim(&spec, out, err);
-    else
-        rc = open_usb(&spec, out, err);
-    if (rc != 0)
-        return rc;
-    if (spec.alt >= 0 || spec.alt_name[0] != '\0') {
-        rc = select_alt(*out, &spec, err);
+    want = dfui_devspec_alt(&spec, num, sizeof num);
+    if (want != NULL) {
+        uint8_t alt = 0;
+
+        rc = dfu_dev_find_alt(*out, want, &alt, err);
+        if (rc == 0 && alt != dfu_dev_alt(*out))
+            rc = dfu_dev_set_alt(*out, alt, err);
         if (rc != 0) {
             dfu_dev_close(*out);
             *out = NULL;

@@ -1,7 +1,7 @@
 /*
  * The libusb-1.0 backend: enumeration of DFU interfaces, the transport vtable over a
- * libusb device handle, re-enumeration after the device drops off the bus, and the
- * run-time -> DFU mode detach. The only file that includes libusb.h.
+ * libusb device handle, and re-enumeration after the device drops off the bus. The
+ * descriptors it fetches are parsed by core/desc.c. The only file that includes libusb.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,13 +10,11 @@
 #include <libusb.h>
 
 #include "backend.h"
-#include "dfu/device.h"
-#include "dfu/transport.h"
+#include "internal.h"
 
 #define USB_DT_DFU_FUNCTIONAL 0x21
 #define USB_CLASS_APP_SPEC 0xFE
 #define USB_SUBCLASS_DFU 0x01
-#define DFU_ATTR_WILL_DETACH 0x08
 #define CTRL_DEFAULT_TIMEOUT_MS 5000u
 #define REENUM_POLL_MS 100u
 #define UDEV_RULES_HINT                                                                            \
@@ -83,99 +81,19 @@ static int usb_fail(struct dfu_err *err, int rc, const char *what)
 
 /* ---- descriptors ---- */
 
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-/* Find a DFU functional descriptor in a blob of descriptors ("extra" bytes). */
-static int find_functional(const uint8_t *buf, int len, struct dfu_func_desc *out)
-{
-    int off = 0;
-
-    while (buf != NULL && off + 2 <= len) {
-        uint8_t bl = buf[off];
-        if (bl < 2 || off + bl > len)
-            break;
-        if (buf[off + 1] == USB_DT_DFU_FUNCTIONAL && bl >= 7) {
-            memset(out, 0, sizeof *out);
-            out->length = bl;
-            out->attributes = buf[off + 2];
-            out->detach_timeout = le16(buf + off + 3);
-            out->transfer_size = le16(buf + off + 5);
-            out->bcd_dfu = bl >= 9 ? le16(buf + off + 7) : 0x0100;
-            return 1;
-        }
-        off += bl;
-    }
-    return 0;
-}
-
-/* Decode a string descriptor (UTF-16LE) into UTF-8. */
-static void utf16_to_utf8(const uint8_t *d, int len, char *out, size_t cap)
-{
-    size_t o = 0;
-    int i;
-
-    out[0] = '\0';
-    if (len < 2 || d[1] != LIBUSB_DT_STRING)
-        return;
-    if (d[0] < len)
-        len = d[0];
-    for (i = 2; i + 1 < len; i += 2) {
-        unsigned c = (unsigned)(d[i] | (d[i + 1] << 8));
-        char tmp[4];
-        size_t n, k;
-
-        if (c >= 0xD800 && c <= 0xDBFF && i + 3 < len) { /* surrogate pair */
-            unsigned lo = (unsigned)(d[i + 2] | (d[i + 3] << 8));
-            if (lo >= 0xDC00 && lo <= 0xDFFF) {
-                c = 0x10000u + ((c - 0xD800u) << 10) + (lo - 0xDC00u);
-                i += 2;
-            }
-        }
-        if (c < 0x80) {
-            tmp[0] = (char)c;
-            n = 1;
-        } else if (c < 0x800) {
-            tmp[0] = (char)(0xC0 | (c >> 6));
-            tmp[1] = (char)(0x80 | (c & 0x3F));
-            n = 2;
-        } else if (c < 0x10000) {
-            tmp[0] = (char)(0xE0 | (c >> 12));
-            tmp[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-            tmp[2] = (char)(0x80 | (c & 0x3F));
-            n = 3;
-        } else {
-            tmp[0] = (char)(0xF0 | (c >> 18));
-            tmp[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-            tmp[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-            tmp[3] = (char)(0x80 | (c & 0x3F));
-            n = 4;
-        }
-        if (o + n >= cap)
-            break;
-        for (k = 0; k < n; k++)
-            out[o++] = tmp[k];
-    }
-    out[o] = '\0';
-}
-
 static void read_string(libusb_device_handle *h, uint8_t idx, char *out, size_t cap)
 {
     uint8_t buf[255], lang[4];
-    uint16_t langid = 0x0409;
     int n;
 
     out[0] = '\0';
     if (h == NULL || idx == 0)
         return;
     n = libusb_get_string_descriptor(h, 0, 0, lang, sizeof lang);
-    if (n >= 4 && lang[1] == LIBUSB_DT_STRING)
-        langid = le16(lang + 2);
-    n = libusb_get_string_descriptor(h, idx, langid, buf, sizeof buf);
+    n = libusb_get_string_descriptor(h, idx, dfu_desc_langid(lang, n > 0 ? (size_t)n : 0), buf,
+                                     sizeof buf);
     if (n > 0)
-        utf16_to_utf8(buf, n, out, cap);
+        dfu_desc_string(buf, (size_t)n, out, cap);
 }
 
 static void port_path(libusb_device *dev, struct dfu_devinfo *info)
@@ -195,26 +113,6 @@ static void port_path(libusb_device *dev, struct dfu_devinfo *info)
     }
 }
 
-/* The effective DFU mode of an interface, with the deviations dfu-util knows about
- * (protocol.md 1.1): 2 = DFU mode, 1 = run-time. */
-static uint8_t effective_protocol(const struct libusb_device_descriptor *dd,
-                                  const struct libusb_config_descriptor *cfg, uint8_t proto,
-                                  uint16_t bcd_dfu)
-{
-    if (proto == 2)
-        return 2;
-    /* DfuSe devices with protocol 0 (DSO Nano) are in DFU mode */
-    if (proto == 0 && bcd_dfu == 0x011A)
-        return 2;
-    /* the NXP LPC bootloader reports run-time protocol while in DFU mode */
-    if (dd->idVendor == 0x1fc9 && dd->idProduct == 0x000c && proto == 1)
-        return 2;
-    /* old Jabra devices: protocol 0, DFU mode when the DFU interface is the only one */
-    if (dd->idVendor == 0x0b0e && proto == 0 && cfg->bNumInterfaces == 1)
-        return 2;
-    return 1;
-}
-
 /* One DFU interface of one device, as found by the walk. */
 struct found_intf {
     struct dfu_devinfo info;
@@ -223,26 +121,28 @@ struct found_intf {
     int nalts;
 };
 
-static int alt_name_matches(libusb_device_handle *h, const struct found_intf *fi,
-                            const char *prefix, int *alt_out)
+/* Whether the interface has the alt @want names (dfu_alt_match's rule; an ambiguous name
+ * counts: opening the device reports it). Names are read only for a name. */
+static int has_alt(libusb_device_handle *h, const struct found_intf *fi, const char *want)
 {
-    char name[256];
-    int i;
+    struct dfu_alt *alts = calloc((size_t)fi->nalts + 1, sizeof *alts);
+    int named = strspn(want, "0123456789") != strlen(want), i, rc;
+    size_t pick;
 
+    if (alts == NULL)
+        return 0;
     for (i = 0; i < fi->nalts; i++) {
-        read_string(h, fi->ialts[i], name, sizeof name);
-        if (strncmp(name, prefix, strlen(prefix)) == 0) {
-            if (alt_out != NULL)
-                *alt_out = fi->alts[i];
-            return 1;
-        }
-    }
-    return 0;
-}
+        char name[256] = "";
 
-static int spec_wants(const struct dfu_devspec *spec, const char *key)
-{
-    return spec != NULL && key[0] != '\0';
+        if (named)
+            read_string(h, fi->ialts[i], name, sizeof name);
+        dfui_alt_init(&alts[i], fi->alts[i], name);
+    }
+    rc = dfu_alt_match(alts, (size_t)fi->nalts, want, &pick, NULL);
+    for (i = 0; i < fi->nalts; i++)
+        dfu_layout_free(&alts[i].layout);
+    free(alts);
+    return rc == 0 || rc == DFU_E_AMBIGUOUS;
 }
 
 /*
@@ -300,12 +200,12 @@ static int walk_devices(libusb_context *ctx, const struct dfu_devspec *spec, wal
                     fi.nalts++;
                 }
                 if (!have_fd)
-                    have_fd = find_functional(a->extra, a->extra_length, &fd);
+                    have_fd = dfu_desc_find_functional(a->extra, (size_t)a->extra_length, &fd) == 0;
             }
             if (first < 0)
                 continue;
             if (!have_fd)
-                have_fd = find_functional(cfg->extra, cfg->extra_length, &fd);
+                have_fd = dfu_desc_find_functional(cfg->extra, (size_t)cfg->extra_length, &fd) == 0;
             if (spec != NULL && spec->path[0] != '\0') {
                 struct dfu_devinfo tmp;
                 memset(&tmp, 0, sizeof tmp);
@@ -331,7 +231,7 @@ static int walk_devices(libusb_context *ctx, const struct dfu_devspec *spec, wal
                         LIBUSB_REQUEST_GET_DESCRIPTOR, USB_DT_DFU_FUNCTIONAL << 8,
                         itf->altsetting[first].bInterfaceNumber, buf, sizeof buf, 1000);
                 if (got >= 7)
-                    have_fd = find_functional(buf, got, &fd);
+                    have_fd = dfu_desc_find_functional(buf, (size_t)got, &fd) == 0;
             }
             if (!have_fd) { /* as dfu-util: assume DFU 1.0 with unknown transfer size */
                 memset(&fd, 0, sizeof fd);
@@ -348,24 +248,20 @@ static int walk_devices(libusb_context *ctx, const struct dfu_devspec *spec, wal
             fi.info.attributes = fd.attributes;
             fi.info.intf = itf->altsetting[first].bInterfaceNumber;
             fi.info.alt = itf->altsetting[first].bAlternateSetting;
-            fi.info.protocol = effective_protocol(&dd, cfg, proto, fd.bcd_dfu);
+            fi.info.protocol =
+                dfu_desc_mode(dd.idVendor, dd.idProduct, proto, fd.bcd_dfu, cfg->bNumInterfaces);
             port_path(dev, &fi.info);
             read_string(h, dd.iSerialNumber, fi.info.serial, sizeof fi.info.serial);
             read_string(h, dd.iProduct, fi.info.product, sizeof fi.info.product);
             read_string(h, itf->altsetting[first].iInterface, fi.info.alt_name,
                         sizeof fi.info.alt_name);
             if (spec != NULL) {
-                if (spec_wants(spec, spec->serial) && strcmp(fi.info.serial, spec->serial) != 0)
+                char num[4];
+                const char *want = dfui_devspec_alt(spec, num, sizeof num);
+
+                if (spec->serial[0] != '\0' && strcmp(fi.info.serial, spec->serial) != 0)
                     continue;
-                if (spec->alt >= 0) {
-                    int m = 0;
-                    for (k = 0; k < fi.nalts; k++)
-                        m |= fi.alts[k] == spec->alt;
-                    if (!m)
-                        continue;
-                }
-                if (spec_wants(spec, spec->alt_name) &&
-                    (h == NULL || !alt_name_matches(h, &fi, spec->alt_name, NULL)))
+                if (want != NULL && !has_alt(h, &fi, want))
                     continue;
             }
             rc = cb(ud, &fi.info, dev);
@@ -381,7 +277,7 @@ static int walk_devices(libusb_context *ctx, const struct dfu_devspec *spec, wal
 /* ---- listing ---- */
 
 struct list_ctx {
-    int (*found)(void *ud, const struct dfu_devinfo *info);
+    dfui_found_fn found;
     void *ud;
     int count;
 };
@@ -392,7 +288,7 @@ static int list_cb(void *ud, const struct dfu_devinfo *info, libusb_device *dev)
 
     (void)dev;
     lc->count++;
-    return lc->found(lc->ud, info);
+    return lc->found(lc->ud, info, NULL);
 }
 
 static int usb_init(libusb_context **ctx, struct dfu_err *err)
@@ -406,9 +302,8 @@ static int usb_init(libusb_context **ctx, struct dfu_err *err)
     return 0;
 }
 
-int dfui_usb_list(const struct dfu_devspec *spec,
-                  int (*found)(void *ud, const struct dfu_devinfo *info), void *ud,
-                  struct dfu_err *err)
+static int usb_enumerate(const struct dfu_devspec *spec, dfui_found_fn found, void *ud,
+                         struct dfu_err *err)
 {
     libusb_context *ctx;
     struct list_ctx lc;
@@ -538,7 +433,6 @@ static int tr_reset(struct dfu_transport *t, struct dfu_err *err)
 /* Whether a device found during re-enumeration is the one we are waiting for. */
 struct reenum_ctx {
     const struct usb_tr *u;
-    int old_present;
     int found;
     struct dfu_devinfo info;
     libusb_device *dev;
@@ -548,20 +442,13 @@ static int reenum_cb(void *ud, const struct dfu_devinfo *info, libusb_device *de
 {
     struct reenum_ctx *rx = ud;
     const struct usb_tr *u = rx->u;
-    int same_dev = info->bus == u->info.bus && libusb_get_device_address(dev) == u->devnum;
+    int by_serial = u->info.serial[0] != '\0';
 
-    if (same_dev) {
-        rx->old_present = 1;
+    if (info->bus == u->info.bus && libusb_get_device_address(dev) == u->devnum)
+        return 0; /* the old device, still listed */
+    if (info->protocol != 2 || strcmp(by_serial ? info->serial : info->path,
+                                      by_serial ? u->info.serial : u->info.path) != 0)
         return 0;
-    }
-    if (info->protocol != 2)
-        return 0;
-    if (u->info.serial[0] != '\0') {
-        if (strcmp(info->serial, u->info.serial) != 0)
-            return 0;
-    } else if (strcmp(info->path, u->info.path) != 0) {
-        return 0;
-    }
     rx->found = 1;
     rx->info = *info;
     rx->dev = libusb_ref_device(dev);
@@ -575,7 +462,7 @@ static int attach(struct usb_tr *u, libusb_device *dev, const struct dfu_devinfo
 
     if (rc != 0) {
         u->h = NULL;
-        return usb_fail(err, rc, "opening the re-enumerated device");
+        return usb_fail(err, rc, "opening the USB device");
     }
     u->info = *info;
     u->devnum = libusb_get_device_address(dev);
@@ -693,36 +580,17 @@ static const struct dfu_transport_ops usb_ops = {
     .wait_reenumerate = tr_wait_reenumerate,
 };
 
-struct open_ctx {
-    const struct dfu_devinfo *which;
-    libusb_device *dev;
-    struct dfu_devinfo info;
-};
-
-static int open_cb(void *ud, const struct dfu_devinfo *info, libusb_device *dev)
+/* Open @which (found again by port path, VID and PID) in a context of its own; the transport
+ * re-opens the same device (by serial, else port path) in wait_reenumerate. */
+static int usb_open(const struct dfu_devinfo *which, void *ref, struct dfu_transport **out,
+                    struct dfu_err *err)
 {
-    struct open_ctx *oc = ud;
-
-    if (info->vid != oc->which->vid || info->pid != oc->which->pid || info->intf != oc->which->intf)
-        return 0;
-    if (oc->which->path[0] != '\0' && strcmp(info->path, oc->which->path) != 0)
-        return 0;
-    if (oc->which->path[0] == '\0' && strcmp(info->serial, oc->which->serial) != 0)
-        return 0;
-    oc->dev = libusb_ref_device(dev);
-    oc->info = *info;
-    return 1;
-}
-
-int dfui_usb_open(const struct dfu_devinfo *which, struct dfu_transport **out, struct dfu_err *err)
-{
-    struct usb_tr *u;
-    struct open_ctx oc;
-    struct dfu_devspec spec;
+    struct usb_tr *u = calloc(1, sizeof *u);
+    libusb_device **list = NULL, *dev = NULL;
+    ssize_t n;
     int rc;
 
     *out = NULL;
-    u = calloc(1, sizeof *u);
     if (u == NULL)
         return dfu_err_set(err, DFU_E_NOMEM, "out of memory");
     u->base.ops = &usb_ops;
@@ -731,105 +599,38 @@ int dfui_usb_open(const struct dfu_devinfo *which, struct dfu_transport **out, s
         free(u);
         return rc;
     }
-    memset(&spec, 0, sizeof spec);
-    spec.alt = -1;
-    spec.has_vid = spec.has_pid = 1;
-    spec.vid = which->vid;
-    spec.pid = which->pid;
-    memset(&oc, 0, sizeof oc);
-    oc.which = which;
-    walk_devices(u->ctx, &spec, open_cb, &oc, NULL, NULL);
-    if (oc.dev == NULL) {
-        tr_close(&u->base);
-        return dfu_err_set(err, DFU_E_NO_DEVICE, "USB device %04x:%04x at %s is gone", which->vid,
-                           which->pid, which->path);
+    n = libusb_get_device_list(u->ctx, &list);
+    for (ssize_t i = 0; i < n && dev == NULL; i++) {
+        struct libusb_device_descriptor dd;
+
+        memset(&u->info, 0, sizeof u->info);
+        port_path(list[i], &u->info);
+        if (strcmp(u->info.path, which->path) == 0 &&
+            libusb_get_device_descriptor(list[i], &dd) == 0 && dd.idVendor == which->vid &&
+            dd.idProduct == which->pid)
+            dev = list[i];
     }
-    rc = libusb_open(oc.dev, &u->h);
+    if (dev == NULL)
+        rc = dfu_err_set(err, DFU_E_NO_DEVICE, "USB device %04x:%04x at %s is gone", which->vid,
+                         which->pid, which->path);
+    else
+        rc = attach(u, dev, which, err);
+    libusb_free_device_list(list, 1);
     if (rc != 0) {
-        u->h = NULL;
-        libusb_unref_device(oc.dev);
+        if (dev != NULL)
+            dfu_err_prefix(err, "%04x:%04x at %s", which->vid, which->pid, which->path);
         tr_close(&u->base);
-        usb_fail(err, rc, "opening the USB device");
-        return dfu_err_prefix(err, "%04x:%04x at %s", which->vid, which->pid, which->path);
+        return rc;
     }
-    u->info = oc.info;
-    u->devnum = libusb_get_device_address(oc.dev);
-    libusb_unref_device(oc.dev);
-    libusb_set_auto_detach_kernel_driver(u->h, 1);
     *out = &u->base;
     return 0;
 }
 
-/* ---- run-time mode -> DFU mode ---- */
-
-int dfu_dev_detach_and_reopen(dfu_dev **d, unsigned timeout_ms, struct dfu_err *err)
-{
-    struct dfu_devinfo old = *dfu_dev_info(*d);
-    struct dfu_transport *t = dfu_dev_transport(*d);
-    struct dfu_ctrl req;
-    uint8_t st[6];
-    size_t got;
-    uint16_t wait = old.detach_timeout != 0 ? old.detach_timeout : 1000;
-    uint64_t deadline;
-    int rc;
-
-    if (old.protocol == 2)
-        return 0; /* already in DFU mode */
-    if (strcmp(old.backend, "usb") != 0)
-        return dfu_err_set(err, DFU_E_NOT_SUPPORTED, "detach needs a USB device");
-    /* GETSTATUS first; run-time devices may stall it (then they are in appIDLE) */
-    req.bmRequestType = 0xA1;
-    req.bRequest = 3;
-    req.wValue = 0;
-    req.wIndex = old.intf;
-    req.wLength = sizeof st;
-    t->ops->control(t, &req, st, &got, 1000, NULL);
-    req.bmRequestType = 0x21;
-    req.bRequest = 0; /* DFU_DETACH */
-    req.wValue = wait;
-    req.wLength = 0;
-    rc = t->ops->control(t, &req, NULL, &got, 1000, err);
-    if (rc != 0 && rc != DFU_E_NO_DEVICE && rc != DFU_E_IO && rc != DFU_E_PIPE)
-        return dfu_err_prefix(err, "DFU_DETACH");
-    /* without bitWillDetach the host resets the bus within wDetachTimeOut */
-    if (!(old.attributes & DFU_ATTR_WILL_DETACH))
-        dfu_transport_reset(t, NULL);
-    dfu_dev_close(*d);
-    *d = NULL;
-    deadline = dfu_clock_now_us() + (uint64_t)timeout_ms * 1000u;
-    for (;;) {
-        struct dfu_devspec spec;
-        struct usb_tr probe;
-        struct reenum_ctx rx;
-        libusb_context *ctx;
-
-        memset(&spec, 0, sizeof spec);
-        spec.alt = -1;
-        if (old.serial[0] != '\0')
-            snprintf(spec.serial, sizeof spec.serial, "%s", old.serial);
-        else
-            snprintf(spec.path, sizeof spec.path, "%s", old.path);
-        memset(&probe, 0, sizeof probe);
-        probe.info = old;
-        probe.devnum = 0xFF; /* no USB address is 255: every DFU-mode match counts */
-        memset(&rx, 0, sizeof rx);
-        rx.u = &probe;
-        if (usb_init(&ctx, NULL) == 0) {
-            walk_devices(ctx, &spec, reenum_cb, &rx, NULL, NULL);
-            if (rx.found)
-                libusb_unref_device(rx.dev);
-            libusb_exit(ctx);
-        }
-        if (rx.found) {
-            struct dfu_transport *nt;
-            rc = dfui_usb_open(&rx.info, &nt, err);
-            if (rc == 0)
-                return dfu_dev_open(nt, &rx.info, d, err);
-        }
-        if (dfu_clock_now_us() >= deadline)
-            return dfu_err_set(err, DFU_E_TIMEOUT,
-                               "%04x:%04x at %s did not come back in DFU mode within %u ms",
-                               old.vid, old.pid, old.path, timeout_ms);
-        dfu_clock_sleep_us(REENUM_POLL_MS * 1000u);
-    }
-}
+const struct dfu_backend dfui_usb_backend = {
+    .name = "usb",
+    .syntax = "usb, usb:VID:PID",
+    .ids_head = 1,
+    .enumerate = usb_enumerate,
+    .open = usb_open,
+    .none = "no USB DFU device found (try -d sim:stm32h753)",
+};

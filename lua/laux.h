@@ -27,19 +27,21 @@
  * the on_log function. The dfu_log sink points into this block, which never moves. */
 struct ldev {
     dfu_dev *dev;
+    int held;     /* dev belongs to the parent dfu.Sim (opened from "sim:..."), which closes it */
+    int owns_sim; /* opened by dfu.open over a simulator no one else has: closes it too */
     struct dfu_log log;
     int has_err;
     struct dfu_err err; /* last failure of a primitive on this handle */
     unsigned log_first, log_count, log_dropped;
     unsigned char log_level[DFULUA_LOG_LINES];
     char log_msg[DFULUA_LOG_LINES][DFULUA_LOG_LEN];
-    int owns_sim; /* opened by dfu.open over a simulator no one else has: closes it too */
 };
 
-/* Simulator box. sim == NULL while it is being created, and once closed by the device that
- * owned it. */
+/* Simulator box. sim == NULL only while it is being created. With dev set, the box owns that
+ * device, whose transport owns the simulator (a device opened from "sim:..."). */
 struct lsim {
     dfu_sim *sim;
+    dfu_dev *dev;
 };
 
 /* Image box. owned == 0 for a DfuSe target image that lives inside its parent (uservalue 1). */

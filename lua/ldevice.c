@@ -179,11 +179,12 @@ static void close_own_sim(lua_State *L, int idx, struct ldev *b)
     b->owns_sim = 0;
     lua_getiuservalue(L, idx, 1); /* [.. sim] */
     ls = luaL_testudata(L, -1, DFU_MT_SIM);
-    if (ls != NULL && ls->sim != NULL) {
-        dfu_sim *s = ls->sim;
+    if (ls != NULL && ls->sim != NULL && ls->dev != NULL) {
+        dfu_dev *d = ls->dev;
 
         ls->sim = NULL;
-        dfu_sim_free(s);
+        ls->dev = NULL;
+        dfu_dev_close(d); /* its transport frees the simulator */
     }
     lua_pop(L, 1);
 }
@@ -204,7 +205,10 @@ static int dev_close(lua_State *L)
             dfu_dev_set_cancel(d, NULL);
         dfu_err_clear(&e);
         (void)dfu_abort_to_idle(d, &e);
-        dfu_dev_close(d);
+        if (b->held)
+            dfu_dev_set_log(d, NULL); /* the dfu.Sim closes it */
+        else
+            dfu_dev_close(d);
         drain_logs(L, b);
     }
     close_own_sim(L, 1, b);
@@ -212,7 +216,8 @@ static int dev_close(lua_State *L)
     return 1;
 }
 
-/* The minimum: release the interface, close the transport. No traffic, no Lua calls. */
+/* The minimum: release the interface, close the transport. No traffic, no Lua calls. A held
+ * device is the dfu.Sim's to close (and may already be closed when both are collected). */
 static void close_box(struct ldev *b)
 {
     if (b != NULL && b->dev != NULL) {
@@ -220,7 +225,8 @@ static void close_box(struct ldev *b)
 
         b->dev = NULL;
         b->log.fn = NULL;
-        dfu_dev_close(d);
+        if (!b->held)
+            dfu_dev_close(d);
     }
 }
 
@@ -314,44 +320,30 @@ static int dev_alt(lua_State *L)
     return 1;
 }
 
-/* Find an alt by number (@prefix NULL) or name prefix; the prefix matches the raw iInterface
- * string (with or without its "@") or the parsed layout name. Returns 0 and *out, or a
- * DFU_E_* code with a message listing the device's alts. */
-static int find_alt(dfu_dev *d, int num, const char *prefix, uint8_t *out, struct dfu_err *e)
+/* The alt argument @arg of find_alt/match_alt as a string: numbers in their decimal form. */
+static const char *alt_arg(lua_State *L, int arg)
 {
-    size_t n = 0, i, plen = prefix != NULL ? strlen(prefix) : 0;
-    const struct dfu_alt *alts = dfu_dev_alts(d, &n);
-    char list[200] = "";
-    int found = -1;
+    if (lua_type(L, arg) == LUA_TNUMBER)
+        return luaL_tolstring(L, arg, NULL); /* [.. want] */
+    return luaL_checkstring(L, arg);
+}
 
-    for (i = 0; alts != NULL && i < n; i++) {
-        const char *name = alts[i].name;
-        size_t used = strlen(list);
-        int match;
+static int dev_find_alt(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    const char *want;
+    struct dfu_err e;
+    uint8_t alt = 0;
+    int rc;
 
-        snprintf(list + used, sizeof list - used, "%s%u \"%.32s\"", i > 0 ? ", " : "",
-                 (unsigned)alts[i].alt, name);
-        if (prefix == NULL)
-            match = alts[i].alt == num;
-        else
-            match = strncmp(name, prefix, plen) == 0 ||
-                    (name[0] == '@' && strncmp(name + 1, prefix, plen) == 0) ||
-                    (alts[i].has_layout && strncmp(alts[i].layout.name, prefix, plen) == 0);
-        if (!match)
-            continue;
-        if (found >= 0 && found != alts[i].alt)
-            return dfu_err_set(e, DFU_E_AMBIGUOUS, "alt name \"%s\" matches alt %d and alt %u",
-                               prefix, found, (unsigned)alts[i].alt);
-        found = alts[i].alt;
-    }
-    if (found < 0 && prefix == NULL)
-        return dfu_err_set(e, DFU_E_NOT_FOUND, "no alternate setting %d (device has %s)", num,
-                           list);
-    if (found < 0)
-        return dfu_err_set(e, DFU_E_NOT_FOUND, "no alternate setting named \"%s\" (device has %s)",
-                           prefix, list);
-    *out = (uint8_t)found;
-    return 0;
+    dfulua_checknargs(L, 2);
+    want = alt_arg(L, 2);
+    dfu_err_clear(&e);
+    rc = dfu_dev_find_alt(b->dev, want, &alt, &e);
+    if (rc < 0)
+        return failed(L, b, rc, &e);
+    lua_pushinteger(L, alt);
+    return done(L, b, 1);
 }
 
 static int dev_set_alt(lua_State *L)
@@ -359,18 +351,16 @@ static int dev_set_alt(lua_State *L)
     struct ldev *b = checkdev(L);
     struct dfu_err e;
     uint8_t alt = 0;
-    int rc = 0;
+    int rc;
 
     dfulua_checknargs(L, 2);
-    dfu_err_clear(&e);
     if (lua_type(L, 2) == LUA_TNUMBER) {
         lua_Integer v = luaL_checkinteger(L, 2);
 
         luaL_argcheck(L, v >= 0 && v <= 255, 2, "alt out of range (0..255)");
-        rc = find_alt(b->dev, (int)v, NULL, &alt, &e);
-    } else {
-        rc = find_alt(b->dev, -1, luaL_checkstring(L, 2), &alt, &e);
     }
+    dfu_err_clear(&e);
+    rc = dfu_dev_find_alt(b->dev, alt_arg(L, 2), &alt, &e);
     if (rc == 0)
         rc = dfu_dev_set_alt(b->dev, alt, &e);
     return ok_or_fail(L, b, rc, &e);
@@ -774,6 +764,7 @@ static const luaL_Reg dev_methods[] = {
     {"alts", dev_alts},
     {"alt", dev_alt},
     {"set_alt", dev_set_alt},
+    {"find_alt", dev_find_alt},
     {"set_poll", dev_set_poll},
     {"poll", dev_poll},
     {"now", dev_now},
@@ -866,28 +857,6 @@ static int mod_list(lua_State *L)
     return 1;
 }
 
-/* Check the narrowing keys of a device string (vid:pid, serial=, path=) and select the alt it
- * asks for (alt=N or alt=NAME). */
-static int apply_spec(dfu_dev *d, const struct dfu_devspec *spec, struct dfu_err *e)
-{
-    const struct dfu_devinfo *info = dfu_dev_info(d);
-    uint8_t alt;
-    int rc;
-
-    if ((spec->has_vid && spec->vid != info->vid) || (spec->has_pid && spec->pid != info->pid) ||
-        (spec->serial[0] != '\0' && strcmp(spec->serial, info->serial) != 0) ||
-        (spec->path[0] != '\0' && strcmp(spec->path, info->path) != 0))
-        return dfu_err_set(e, DFU_E_NOT_FOUND, "simulated device %s does not match",
-                           spec->sim_profile);
-
-    if (spec->alt < 0 && spec->alt_name[0] == '\0')
-        return 0;
-    rc = find_alt(d, spec->alt, spec->alt >= 0 ? NULL : spec->alt_name, &alt, e);
-    if (rc < 0)
-        return rc;
-    return dfu_dev_set_alt(d, alt, e);
-}
-
 int dfulua_sim_device(lua_State *L, int simidx)
 {
     dfu_sim *s = dfulua_checksim(L, simidx);
@@ -914,54 +883,78 @@ int dfulua_sim_device(lua_State *L, int simidx)
 static int mod_open(lua_State *L)
 {
     const char *s = luaL_optstring(L, 1, "usb");
-    struct dfu_devspec spec;
     struct dfu_err e;
     struct ldev *b;
     dfu_dev *d = NULL;
+    dfu_sim *sim;
     int rc;
 
     dfulua_checknargs(L, 1);
     dfu_err_clear(&e);
-    rc = dfu_devspec_parse(s, &spec, &e);
+    b = newdev(L, 0); /* [dev] */
+    rc = dfu_open(s, &d, &e);
     if (rc < 0)
         return dfulua_fail(L, rc, &e);
-    if (strcmp(spec.backend, "sim") == 0) {
-        /* The simulator lives in a dfu.Sim the device keeps alive, so dev:sim() can share it. */
-        struct lsim *ls = dfulua_newsim(L); /* [sim] */
-        dfu_sim *sim = NULL;
-        const char *simspec;
+    attach(b, d);
+    sim = dfu_sim_from_transport(dfu_dev_transport(d));
+    if (sim != NULL) {
+        /* The device's transport owns a simulator: a dfu.Sim that the device keeps alive takes
+         * the C device over, so dev:sim() shares the simulator, which outlives dev:close() for
+         * as long as that dfu.Sim is reachable. */
+        struct lsim *ls = dfulua_newsim(L); /* [dev sim] */
 
-        if (spec.sim_opts[0] != '\0')
-            simspec = lua_pushfstring(L, "%s,%s", spec.sim_profile, spec.sim_opts);
-        else
-            simspec = lua_pushstring(L, spec.sim_profile); /* [sim spec] */
-        rc = dfu_sim_new(simspec, &sim, &e);
-        lua_pop(L, 1); /* [sim] */
-        if (rc < 0)
-            return dfulua_fail(L, rc, &e);
-        ls->sim = sim;                       /* ownership moves to the Lua GC */
-        if (dfulua_sim_device(L, -1) != 1) { /* [sim dev] or [sim nil msg code] */
-            ls->sim = NULL;                  /* unreachable: closed now */
-            dfu_sim_free(sim);
-            return 3;
+        ls->sim = sim;
+        ls->dev = d;
+        b->held = 1;
+        b->owns_sim = 1;
+        lua_setiuservalue(L, -2, 1); /* [dev] */
+    }
+    return 1;
+}
+
+/* core.match_alt(alts, want) -> index of the alt @want names in the array @alts of
+ * {alt=, name=, layout={name=}} tables (dev:alts() form) | nil, msg, code. */
+static int mod_match_alt(lua_State *L)
+{
+    const char *want;
+    struct dfu_alt *alts;
+    struct lbox *box;
+    struct dfu_err e;
+    size_t n, pick = 0;
+    int rc, top;
+
+    luaL_checktype(L, 1, LUA_TTABLE);
+    dfulua_checknargs(L, 2);
+    want = alt_arg(L, 2);
+    n = (size_t)luaL_len(L, 1);
+    box = dfulua_newbox(L); /* [.. box]: frees the array even if a check below raises */
+    alts = box->mem = calloc(n > 0 ? n : 1, sizeof *alts);
+    if (alts == NULL)
+        return luaL_error(L, "out of memory");
+    top = lua_gettop(L);
+    for (size_t i = 0; i < n; i++, lua_settop(L, top)) {
+        lua_Integer alt;
+        int isnum = 0;
+
+        luaL_argcheck(L, lua_geti(L, 1, (lua_Integer)i + 1) == LUA_TTABLE, 1, /* [.. a] */
+                      "array of alt tables expected");
+        lua_getfield(L, -1, "alt"); /* [.. a alt] */
+        alt = lua_tointegerx(L, -1, &isnum);
+        luaL_argcheck(L, isnum && alt >= 0 && alt <= 255, 1, "alt tables need alt (0..255)");
+        alts[i].alt = (uint8_t)alt;
+        if (lua_getfield(L, -2, "name") == LUA_TSTRING) /* [.. a alt name] */
+            snprintf(alts[i].name, sizeof alts[i].name, "%s", lua_tostring(L, -1));
+        if (lua_getfield(L, -3, "layout") == LUA_TTABLE && /* [.. a alt name layout] */
+            lua_getfield(L, -1, "name") == LUA_TSTRING) {  /* [.. a alt name layout lname] */
+            alts[i].has_layout = 1;
+            snprintf(alts[i].layout.name, sizeof alts[i].layout.name, "%s", lua_tostring(L, -1));
         }
-        lua_remove(L, -2); /* [dev] */
-        ((struct ldev *)lua_touserdata(L, -1))->owns_sim = 1;
-    } else {
-        b = newdev(L, 0); /* [dev] */
-        rc = dfu_open(s, &d, &e);
-        if (rc < 0)
-            return dfulua_fail(L, rc, &e);
-        attach(b, d);
-        return 1; /* dfu_open applied the alt from the string */
     }
-    b = lua_touserdata(L, -1);
-    rc = apply_spec(b->dev, &spec, &e);
-    if (rc < 0) {
-        close_box(b); /* close it now rather than at the next GC cycle */
-        close_own_sim(L, -1, b);
+    dfu_err_clear(&e);
+    rc = dfu_alt_match(alts, n, want, &pick, &e);
+    if (rc < 0)
         return dfulua_fail(L, rc, &e);
-    }
+    lua_pushinteger(L, (lua_Integer)pick + 1);
     return 1;
 }
 
@@ -1136,6 +1129,7 @@ static const luaL_Reg mod_funcs[] = {
     {"isatty", mod_isatty},
     {"list", mod_list},
     {"listdir", mod_listdir},
+    {"match_alt", mod_match_alt},
     {"open", mod_open},
     {"parse_layout", mod_parse_layout},
     {NULL, NULL},

@@ -12,6 +12,7 @@ struct lsim *dfulua_newsim(lua_State *L)
     struct lsim *s = lua_newuserdatauv(L, sizeof *s, 0); /* [ud] */
 
     s->sim = NULL;
+    s->dev = NULL;
     luaL_setmetatable(L, DFU_MT_SIM);
     return s;
 }
@@ -33,7 +34,13 @@ static int sim_gc(lua_State *L)
         dfu_sim *sim = s->sim;
 
         s->sim = NULL;
-        dfu_sim_free(sim); /* saves the state= file, if any */
+        if (s->dev != NULL) {
+            dfu_dev *d = s->dev;
+
+            s->dev = NULL;
+            dfu_dev_close(d); /* its transport frees the simulator */
+        } else
+            dfu_sim_free(sim); /* saves the state= file, if any */
     }
     return 0;
 }

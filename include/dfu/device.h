@@ -16,19 +16,20 @@
 /* ---- device strings (design.md 2) ---- */
 
 struct dfu_devspec {
-    char backend[8]; /* "usb" or "sim" */
+    char backend[8]; /* the registry's name for it: "usb", "sim" */
+    char target[64]; /* the text after "BACKEND:", e.g. "0483:df11" or "stm32h753" */
     int has_vid, has_pid;
-    uint16_t vid, pid;
-    char serial[128]; /* "" = any */
-    char path[64];    /* "" = any */
-    int alt;          /* -1 = not given */
+    uint16_t vid, pid; /* from the target of "usb:VID:PID" */
+    char serial[128];  /* "" = any */
+    char path[64];     /* "" = any */
+    int alt;           /* -1 = not given */
     char alt_name[128];
-    char sim_profile[32];
-    char sim_opts[1024]; /* the sim keys as given: "boot0=0,events=/tmp/e.jsonl" */
+    char opts[1024]; /* the backend's own keys as given: "boot0=0,events=/tmp/e.jsonl" */
 };
 
-/** Parse "usb", "usb:0483:df11,serial=X,path=1-2.3,alt=1", "sim:stm32h753,boot0=0,...".
- *  NULL or "" means "usb". */
+/** Parse "usb", "usb:0483:df11,serial=X,path=1-2.3,alt=1", "sim:stm32h753,boot0=0,...": the
+ *  backend name, the common keys, and the keys the backend declares, which are checked by the
+ *  backend and passed to it in @out->opts. NULL or "" means "usb". */
 int dfu_devspec_parse(const char *s, struct dfu_devspec *out, struct dfu_err *err);
 
 /* ---- status ---- */
@@ -57,8 +58,16 @@ struct dfu_alt {
     struct dfu_layout layout;
 };
 
-/** List DFU devices matching @spec (NULL = all USB devices plus nothing from sim). Calls @found
- *  once per DFU interface (alt 0 info; alt names are filled per device by dfu_dev_alts). */
+/** Pick the alternate setting @want names: a decimal number is a bAlternateSetting; anything
+ *  else is a case-insensitive prefix of an alt's name (with or without its leading '@') or of
+ *  its parsed layout name, and a name equal to @want wins over names it only begins. Sets
+ *  *@index to the position in @alts. DFU_E_NOT_FOUND lists every alt, DFU_E_AMBIGUOUS the
+ *  candidates, by their full names. */
+int dfu_alt_match(const struct dfu_alt *alts, size_t n, const char *want, size_t *index,
+                  struct dfu_err *err);
+
+/** List the DFU devices of @spec's backend that match it (NULL = all USB devices). Calls @found
+ *  once per DFU interface (alt 0 info; dfu_dev_alts has the alt names of an open device). */
 int dfu_list(const struct dfu_devspec *spec, int (*found)(void *ud, const struct dfu_devinfo *info),
              void *ud, struct dfu_err *err);
 
@@ -82,6 +91,8 @@ const struct dfu_alt *dfu_dev_alts(const dfu_dev *d, size_t *n);
 /** The current alt, and select another (SET_INTERFACE); forgets the DfuSe address stream. */
 uint8_t dfu_dev_alt(const dfu_dev *d);
 int dfu_dev_set_alt(dfu_dev *d, uint8_t alt, struct dfu_err *err);
+/** The alt @want names (dfu_alt_match over the device's alternate settings). */
+int dfu_dev_find_alt(const dfu_dev *d, const char *want, uint8_t *alt, struct dfu_err *err);
 /** Whether the device speaks DfuSe (bcdDFU 0x011A). */
 int dfu_dev_is_dfuse(const dfu_dev *d);
 
@@ -165,13 +176,12 @@ int dfu_download(dfu_dev *d, const uint8_t *data, size_t len, const struct dfu_p
 int dfu_upload_all(dfu_dev *d, uint8_t *buf, size_t cap, size_t *got,
                    const struct dfu_progress *progress, struct dfu_err *err);
 
-#ifdef DFU_WITH_LIBUSB
-/** Run-time -> DFU mode for a USB device opened in run-time mode (protocol 1): GETSTATUS,
+/** Run-time -> DFU mode for a device opened in run-time mode (protocol 1): GETSTATUS,
  *  DFU_DETACH, a bus reset unless the device sets bitWillDetach, then wait up to @timeout_ms
- *  for the DFU-mode device (same serial, else same port path) and open it. *@d is closed and
- *  replaced by the new device (NULL on failure). A device already in DFU mode is left as is. */
+ *  for the DFU-mode device (same backend, same serial, else same port path) and open it. *@d
+ *  is closed and replaced by the new device (NULL on failure). A device already in DFU mode is
+ *  left as is. */
 int dfu_dev_detach_and_reopen(dfu_dev **d, unsigned timeout_ms, struct dfu_err *err);
-#endif
 
 /* ---- descriptors ---- */
 
@@ -194,8 +204,15 @@ struct dfu_desc_alt {
 int dfu_desc_parse_config(const uint8_t *cfg, size_t len, struct dfu_desc_alt *alts, size_t max,
                           size_t *n, struct dfu_func_desc *func, struct dfu_err *err);
 
+/** The DFU mode of an interface from its bInterfaceProtocol, with the deviations dfu-util knows
+ *  (protocol.md 1.1): 2 DFU mode, 1 run-time. @ninterfaces is the configuration's. */
+uint8_t dfu_desc_mode(uint16_t vid, uint16_t pid, uint8_t protocol, uint16_t bcd_dfu,
+                      uint8_t ninterfaces);
+
 /** Decode a USB string descriptor (UTF-16LE) into UTF-8 @out. */
 int dfu_desc_string(const uint8_t *buf, size_t len, char *out, size_t cap);
+/** The first language id of string descriptor 0 (0x0409 when it names none). */
+uint16_t dfu_desc_langid(const uint8_t *buf, size_t len);
 
 /** Read device, configuration and string descriptors through @t with control transfers and
  *  fill @info (vid, pid, bcd, functional descriptor, serial, product, alt 0 name). */

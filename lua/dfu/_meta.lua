@@ -120,6 +120,15 @@ function core.list(devstr) end
 ---@return dfu.ErrCode? code
 function core.open(devstr) end
 
+---The alt a number or name names in an array of alt tables (dev:alts() form: {alt=, name=,
+---layout={name=}}), by Device:find_alt's rule.
+---@param alts dfu.AltInfo[]
+---@param want integer|string
+---@return integer|nil index position in alts
+---@return string? msg
+---@return dfu.ErrCode? code "NOT_FOUND" or "AMBIGUOUS"
+function core.match_alt(alts, want) end
+
 ---Parse a DfuSe layout string ("@Internal Flash  /0x08000000/04*016Kg,01*064Kg").
 ---@param s string
 ---@return dfu.Layout|nil layout
@@ -144,13 +153,20 @@ function Device:alts() end
 ---@return integer alt the current alternate setting
 function Device:alt() end
 
----Select an alternate setting by number, or by a prefix of its name (with or without the
----leading "@", or of the parsed layout name).
+---Select an alternate setting by number, or by name as Device:find_alt finds it.
 ---@param alt integer|string
 ---@return true|nil ok
 ---@return string? msg
 ---@return dfu.ErrCode? code "NOT_FOUND", "AMBIGUOUS", ...
 function Device:set_alt(alt) end
+
+---The alt a number or name names: a name is a case-insensitive prefix of the alt's name (with
+---or without its "@") or of its layout name; a whole name wins over names it only begins.
+---@param want integer|string
+---@return integer|nil alt
+---@return string? msg lists the device's alts (NOT_FOUND) or the candidates (AMBIGUOUS)
+---@return dfu.ErrCode? code "NOT_FOUND" or "AMBIGUOUS"
+function Device:find_alt(want) end
 
 ---@param policy "early"|"spec"
 ---@return true

@@ -71,23 +71,9 @@ M.alt_label = alt_label
 --- Find an alt by number ("1", 1) or name prefix ("Option", "@Option Bytes").
 function M.select_alt(alts, want)
   if want == nil then return nil end
-  local n = math.tointeger(tonumber(want))
-  for _, a in ipairs(alts) do
-    if n and a.alt == n then return a end
-  end
-  if not n then
-    local w = tostring(want):lower():gsub("^@", "")
-    for _, a in ipairs(alts) do
-      local names = { (a.name or ""):lower():gsub("^@", ""), a.layout and a.layout.name:lower() or "" }
-      for _, nm in ipairs(names) do
-        if nm ~= "" and nm:find(w, 1, true) == 1 then return a end
-      end
-    end
-  end
-  local have = {}
-  for _, a in ipairs(alts) do have[#have + 1] = string.format("%d (%s)", a.alt, a.name or "") end
-  util.raise(string.format("no alt setting '%s' on this device; it has: %s", tostring(want),
-    table.concat(have, ", ")), "USAGE")
+  local i, msg = require("dfu.core").match_alt(alts, want)
+  if not i then util.raise(msg, "USAGE") end
+  return alts[i]
 end
 
 -- ---- segments ----

@@ -338,7 +338,26 @@ static int test_config_mutations(void)
     return 0;
 }
 
+/* The DFU mode of an interface and the language id, as the libusb backend asks for them. */
+static int test_mode_langid(void)
+{
+    static const uint8_t langs[] = {6, 0x03, 0x07, 0x04, 0x09, 0x04};
+    static const uint8_t none[] = {2, 0x03};
+
+    T_EQ_INT(dfu_desc_mode(0x0483, 0xdf11, 2, 0x011A, 1), 2);
+    T_EQ_INT(dfu_desc_mode(0x1d50, 0x6017, 1, 0x0110, 2), 1);
+    T_EQ_INT(dfu_desc_mode(0x0483, 0x5740, 0, 0x011A, 3), 2); /* DfuSe, protocol 0 */
+    T_EQ_INT(dfu_desc_mode(0x1fc9, 0x000c, 1, 0x0100, 1), 2); /* NXP LPC */
+    T_EQ_INT(dfu_desc_mode(0x0b0e, 0x0001, 0, 0x0100, 1), 2); /* Jabra, DFU only */
+    T_EQ_INT(dfu_desc_mode(0x0b0e, 0x0001, 0, 0x0100, 2), 1);
+    T_EQ_INT(dfu_desc_langid(langs, sizeof langs), 0x0407);
+    T_EQ_INT(dfu_desc_langid(none, sizeof none), 0x0409);
+    T_EQ_INT(dfu_desc_langid(langs, 3), 0x0409);
+    return 0;
+}
+
 static const struct t_case cases[] = {
+    {"mode_langid", test_mode_langid},
     {"functional", test_functional},
     {"config", test_config},
     {"string", test_string},

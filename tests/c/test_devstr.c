@@ -56,8 +56,8 @@ static int test_sim(void)
     dfu_err_clear(&e);
     T_OK(dfu_devspec_parse("sim:stm32h753", &s, &e), e);
     T_EQ_STR(s.backend, "sim");
-    T_EQ_STR(s.sim_profile, "stm32h753");
-    T_EQ_STR(s.sim_opts, "");
+    T_EQ_STR(s.target, "stm32h753");
+    T_EQ_STR(s.opts, "");
     T_EQ_INT(s.alt, -1);
 
     T_OK(dfu_devspec_parse("sim:stm32f405,boot0=0,events=/tmp/e.jsonl,alt=3,rom=0x31,"
@@ -65,10 +65,10 @@ static int test_sim(void)
                            "faults=stall:DNLOAD:5;errPROG:DNLOAD:9;disconnect:GETSTATUS:40",
                            &s, &e),
          e);
-    T_EQ_STR(s.sim_profile, "stm32f405");
+    T_EQ_STR(s.target, "stm32f405");
     T_EQ_INT(s.alt, 3);
-    T_EQ_STR(s.sim_opts, "boot0=0,events=/tmp/e.jsonl,rom=0x31,jump=branch,state=/tmp/s.bin,"
-                         "faults=stall:DNLOAD:5;errPROG:DNLOAD:9;disconnect:GETSTATUS:40");
+    T_EQ_STR(s.opts, "boot0=0,events=/tmp/e.jsonl,rom=0x31,jump=branch,state=/tmp/s.bin,"
+                     "faults=stall:DNLOAD:5;errPROG:DNLOAD:9;disconnect:GETSTATUS:40");
 
     T_OK(dfu_devspec_parse("sim:dfu11,alt=Internal", &s, &e), e);
     T_EQ_STR(s.alt_name, "Internal");

@@ -5,6 +5,7 @@
  * Prints the 256 KiB write table (virtual time, transfers, physical limit).
  */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "dfu/device.h"
 #include "dfu/sim.h"
@@ -603,6 +604,40 @@ static int test_open_strings(void)
     return 0;
 }
 
+/* Opening through the registry: the simulator made while enumerating is the one opened (one
+ * power-on in its event log), alt= follows dfu_alt_match, a DFU-mode device needs no detach. */
+static int test_open_registry(void)
+{
+    char events[] = "/tmp/dfush-open-XXXXXX", s[64], line[512];
+    struct dfu_err e;
+    dfu_dev *d = NULL, *same;
+    int fd = mkstemp(events), power_on = 0;
+    FILE *f;
+
+    T_ASSERT(fd >= 0);
+    close(fd);
+    dfu_err_clear(&e);
+    snprintf(s, sizeof s, "sim:stm32f405,events=%s,alt=OPT", events);
+    T_OK(dfu_open(s, &d, &e), e);
+    T_EQ_INT(dfu_dev_alt(d), 1);
+    same = d;
+    T_OK(dfu_dev_detach_and_reopen(&d, 100, &e), e);
+    T_ASSERT(d == same);
+    dfu_dev_close(d);
+    f = fopen(events, "r");
+    T_ASSERT(f != NULL);
+    while (fgets(line, sizeof line, f) != NULL)
+        power_on += strstr(line, "power_on") != NULL;
+    fclose(f);
+    remove(events);
+    T_EQ_INT(power_on, 1);
+
+    T_EQ_INT(dfu_open("sim:stm32f405,alt=o", &d, &e), DFU_E_AMBIGUOUS);
+    T_ASSERT(strstr(e.msg, "@OTP Memory /0x1FFF7800/01*512 e,01*016 e") != NULL);
+    T_ASSERT(d == NULL);
+    return 0;
+}
+
 /* ---- plain DFU 1.1 (dfu11 profile: manifestation tolerant) ---- */
 
 static int test_plain_dfu11(void)
@@ -728,6 +763,7 @@ static const struct t_case cases[] = {
     {"abort_to_idle", test_abort_to_idle},
     {"leave", test_leave},
     {"open_strings", test_open_strings},
+    {"open_registry", test_open_registry},
     {"plain_dfu11", test_plain_dfu11},
     {"read_unprotect", test_read_unprotect},
     {"io_log", test_io_log},
