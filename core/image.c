@@ -201,7 +201,7 @@ static int insert_block(dfu_image *img, size_t at, uint32_t addr, uint8_t *d, si
 /* Insert a new segment at index @at holding a copy of @data. */
 static int insert_seg(dfu_image *img, size_t at, uint32_t addr, const uint8_t *data, size_t len)
 {
-    uint8_t *d = malloc(len);
+    uint8_t *d = dfui_alloc(len);
     if (d == NULL)
         return DFU_E_NOMEM;
     memcpy(d, data, len);
@@ -330,7 +330,7 @@ int dfu_image_add(dfu_image *img, uint32_t addr, const uint8_t *data, size_t len
     uint64_t lastend = seg_end(&img->segs[hi - 1]);
     uint64_t nend = lastend > end ? lastend : end;
     size_t nsize = (size_t)(nend - nstart);
-    uint8_t *d = malloc(nsize);
+    uint8_t *d = dfui_alloc(nsize);
     if (d == NULL)
         return dfu_err_set(err, DFU_E_NOMEM, "out of memory");
     memcpy(d + (addr - nstart), data, len);
@@ -372,7 +372,7 @@ int dfui_image_extend(dfu_image *img, uint32_t addr, size_t len, uint8_t **where
         last->size += (uint32_t)len;
         return 0;
     }
-    uint8_t *d = malloc(len);
+    uint8_t *d = dfui_alloc(len);
     if (d == NULL || insert_block(img, img->n, addr, d, len, len) != 0) {
         free(d);
         return dfu_err_set(err, DFU_E_NOMEM, "out of memory");
@@ -466,7 +466,7 @@ static int copy_segments(dfu_image *dst, const dfu_image *src)
         return DFU_E_NOMEM;
     for (size_t i = 0; i < src->n; i++) {
         const struct dfu_segment *s = &src->segs[i];
-        uint8_t *d = malloc(s->size ? s->size : 1);
+        uint8_t *d = dfui_alloc(s->size ? s->size : 1);
         if (d == NULL)
             return DFU_E_NOMEM;
         memcpy(d, s->data, s->size);
@@ -584,7 +584,7 @@ static int rebuild(dfu_image *img, const uint64_t *start, const uint64_t *end, s
         }
         segs[k].addr = (uint32_t)start[k];
         segs[k].size = (uint32_t)size;
-        segs[k].data = malloc(size ? (size_t)size : 1);
+        segs[k].data = dfui_alloc(size ? (size_t)size : 1);
         caps[k] = (size_t)size;
         if (segs[k].data == NULL) {
             for (size_t m = 0; m < k; m++)

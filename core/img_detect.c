@@ -115,9 +115,11 @@ static int read_rest(struct dfui_text *t, size_t size, uint8_t **out, size_t *ou
     size_t cap = size + 1; /* room to see the end of the file without growing */
     if (cap < len + 1)
         cap = len + 1;
-    uint8_t *buf = realloc(t->buf, cap);
+    uint8_t *buf = dfui_alloc(cap);
     if (buf == NULL)
         return dfu_err_set(err, DFU_E_NOMEM, "%s: out of memory", t->path);
+    memcpy(buf, t->buf, len);
+    free(t->buf);
     t->buf = buf;
     t->cap = cap;
     while (!t->eof) {

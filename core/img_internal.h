@@ -18,6 +18,12 @@ static inline const char *dfui_name(const char *name)
     return name != NULL ? name : DFUI_NONAME;
 }
 
+/* A buffer for image data allocated at its full size (core/img_mem.c): from DFUI_LARGE bytes
+ * up, aligned and marked so that the system can back it with huge pages, where it offers that.
+ * Freed with free(), grown with realloc(). */
+#define DFUI_LARGE ((size_t)4 << 20)
+void *dfui_alloc(size_t len);
+
 /* Bytes dfu_image_load() reads from a file at a time (also the first read that decides the
  * format). Tests lower it to put line ends and records on chunk boundaries. */
 extern size_t dfui_read_chunk;

@@ -16,7 +16,7 @@ $cc -O2 -DNDEBUG -std=c99 -D_POSIX_C_SOURCE=200809L -I"$src/include" \
     -I"$src/core" "$src/tests/bench/bench_ihex.c" "$src/core/err.c" "$src/core/crc32.c" \
     "$src/core/image.c" "$src/core/img_text.c" "$src/core/img_ihex.c" "$src/core/img_srec.c" \
     "$src/core/img_bin.c" "$src/core/img_dfuse.c" "$src/core/img_detect.c" \
-    "$src/core/img_write.c" -o "$work/bench_ihex"
+    "$src/core/img_write.c" "$src/core/img_mem.c" -o "$work/bench_ihex"
 
 size=$((2 * 1024 * 1024))
 if command -v arm-none-eabi-objcopy >/dev/null 2>&1; then
