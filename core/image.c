@@ -3,7 +3,8 @@
  * point, DfuSe targets, and the format/suffix the image was read from.
  *
  * Segments own their bytes. Each segment buffer has spare capacity so that the common case
- * of a reader appending record after record to the last segment is amortised O(1) per byte.
+ * of a reader appending record after record to the last segment is amortised O(1) per byte; the
+ * buffer grows by doubling (realloc), so a large image is built in place without a second copy.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -181,22 +182,33 @@ static int grow_seg(dfu_image *img, size_t i, size_t need)
     return 0;
 }
 
-/* Insert a new segment at index @at holding a copy of @data. */
-static int insert_seg(dfu_image *img, size_t at, uint32_t addr, const uint8_t *data, size_t len)
+/* Insert a new segment at index @at made of the malloc'd block @d (@cap bytes, @len used). */
+static int insert_block(dfu_image *img, size_t at, uint32_t addr, uint8_t *d, size_t len,
+                        size_t cap)
 {
     if (reserve_slots(img, img->n + 1) != 0)
         return DFU_E_NOMEM;
-    uint8_t *d = malloc(len);
-    if (d == NULL)
-        return DFU_E_NOMEM;
-    memcpy(d, data, len);
     memmove(&img->segs[at + 1], &img->segs[at], (img->n - at) * sizeof img->segs[0]);
     memmove(&img->caps[at + 1], &img->caps[at], (img->n - at) * sizeof img->caps[0]);
     img->segs[at].addr = addr;
     img->segs[at].size = (uint32_t)len;
     img->segs[at].data = d;
-    img->caps[at] = len;
+    img->caps[at] = cap;
     img->n++;
+    return 0;
+}
+
+/* Insert a new segment at index @at holding a copy of @data. */
+static int insert_seg(dfu_image *img, size_t at, uint32_t addr, const uint8_t *data, size_t len)
+{
+    uint8_t *d = dfui_alloc(len);
+    if (d == NULL)
+        return DFU_E_NOMEM;
+    memcpy(d, data, len);
+    if (insert_block(img, at, addr, d, len, len) != 0) {
+        free(d);
+        return DFU_E_NOMEM;
+    }
     return 0;
 }
 
@@ -240,11 +252,9 @@ static int check_agree(const struct dfu_segment *s, uint32_t addr, const uint8_t
                        (unsigned)bad, old[k], nw[k]);
 }
 
-int dfu_image_add(dfu_image *img, uint32_t addr, const uint8_t *data, size_t len,
-                  struct dfu_err *err)
+/* @len bytes at @addr must end within the 4 GiB address space. */
+static int check_span(uint32_t addr, size_t len, struct dfu_err *err)
 {
-    if (len == 0)
-        return 0;
     uint64_t end = (uint64_t)addr + len;
     if (len > UINT32_MAX || end > ADDR_LIMIT) {
         if (err != NULL) {
@@ -254,6 +264,18 @@ int dfu_image_add(dfu_image *img, uint32_t addr, const uint8_t *data, size_t len
         return dfu_err_set(err, DFU_E_RANGE, "%zu bytes at 0x%08x run past the 4 GiB address space",
                            len, (unsigned)addr);
     }
+    return 0;
+}
+
+int dfu_image_add(dfu_image *img, uint32_t addr, const uint8_t *data, size_t len,
+                  struct dfu_err *err)
+{
+    if (len == 0)
+        return 0;
+    int rc = check_span(addr, len, err);
+    if (rc != 0)
+        return rc;
+    uint64_t end = (uint64_t)addr + len;
 
     /* Fast paths: data after, or right at the end of, the last segment. */
     if (img->n > 0) {
@@ -283,7 +305,7 @@ int dfu_image_add(dfu_image *img, uint32_t addr, const uint8_t *data, size_t len
                    : dfu_err_set(err, DFU_E_NOMEM, "out of memory");
 
     for (size_t i = lo; i < hi; i++) {
-        int rc = check_agree(&img->segs[i], addr, data, end, err);
+        rc = check_agree(&img->segs[i], addr, data, end, err);
         if (rc != 0)
             return rc;
     }
@@ -308,7 +330,7 @@ int dfu_image_add(dfu_image *img, uint32_t addr, const uint8_t *data, size_t len
     uint64_t lastend = seg_end(&img->segs[hi - 1]);
     uint64_t nend = lastend > end ? lastend : end;
     size_t nsize = (size_t)(nend - nstart);
-    uint8_t *d = malloc(nsize);
+    uint8_t *d = dfui_alloc(nsize);
     if (d == NULL)
         return dfu_err_set(err, DFU_E_NOMEM, "out of memory");
     memcpy(d + (addr - nstart), data, len);
@@ -325,6 +347,68 @@ int dfu_image_add(dfu_image *img, uint32_t addr, const uint8_t *data, size_t len
     memmove(&img->caps[lo + 1], &img->caps[hi], (img->n - hi) * sizeof img->caps[0]);
     img->n -= gone;
     return 0;
+}
+
+uint64_t dfui_image_end(const dfu_image *img)
+{
+    return img->n > 0 ? seg_end(&img->segs[img->n - 1]) : 0;
+}
+
+int dfui_image_extend(dfu_image *img, uint32_t addr, size_t len, uint8_t **where,
+                      struct dfu_err *err)
+{
+    int rc = check_span(addr, len, err);
+    if (rc != 0)
+        return rc;
+    if (len == 0 || addr < dfui_image_end(img))
+        return dfu_err_set(err, DFU_E_INVALID, "no room for %zu bytes at 0x%08x", len,
+                           (unsigned)addr);
+    if (img->n > 0 && addr == dfui_image_end(img)) {
+        struct dfu_segment *last = &img->segs[img->n - 1];
+        if (grow_seg(img, img->n - 1, (size_t)last->size + len) != 0)
+            return dfu_err_set(err, DFU_E_NOMEM, "out of memory");
+        last = &img->segs[img->n - 1];
+        *where = last->data + last->size;
+        last->size += (uint32_t)len;
+        return 0;
+    }
+    uint8_t *d = dfui_alloc(len);
+    if (d == NULL || insert_block(img, img->n, addr, d, len, len) != 0) {
+        free(d);
+        return dfu_err_set(err, DFU_E_NOMEM, "out of memory");
+    }
+    *where = d;
+    return 0;
+}
+
+int dfui_image_take(dfu_image *img, uint32_t addr, uint8_t *data, size_t len, size_t cap,
+                    struct dfu_err *err)
+{
+    int rc = 0;
+
+    if (len == 0 || img->n > 0) {
+        rc = dfu_image_add(img, addr, data, len, err);
+        free(data);
+        return rc;
+    }
+    rc = check_span(addr, len, err);
+    if (rc == 0 && insert_block(img, 0, addr, data, len, cap) != 0)
+        rc = dfu_err_set(err, DFU_E_NOMEM, "out of memory");
+    if (rc != 0)
+        free(data);
+    return rc;
+}
+
+void dfui_image_move_segments(dfu_image *dst, dfu_image *src)
+{
+    clear_segments(dst);
+    dst->segs = src->segs;
+    dst->caps = src->caps;
+    dst->n = src->n;
+    dst->cap = src->cap;
+    src->segs = NULL;
+    src->caps = NULL;
+    src->n = src->cap = 0;
 }
 
 /* ---- targets ---- */
@@ -382,7 +466,7 @@ static int copy_segments(dfu_image *dst, const dfu_image *src)
         return DFU_E_NOMEM;
     for (size_t i = 0; i < src->n; i++) {
         const struct dfu_segment *s = &src->segs[i];
-        uint8_t *d = malloc(s->size ? s->size : 1);
+        uint8_t *d = dfui_alloc(s->size ? s->size : 1);
         if (d == NULL)
             return DFU_E_NOMEM;
         memcpy(d, s->data, s->size);
@@ -500,7 +584,7 @@ static int rebuild(dfu_image *img, const uint64_t *start, const uint64_t *end, s
         }
         segs[k].addr = (uint32_t)start[k];
         segs[k].size = (uint32_t)size;
-        segs[k].data = malloc(size ? (size_t)size : 1);
+        segs[k].data = dfui_alloc(size ? (size_t)size : 1);
         caps[k] = (size_t)size;
         if (segs[k].data == NULL) {
             for (size_t m = 0; m < k; m++)
@@ -770,5 +854,13 @@ int dfu_image_parse_elf(const uint8_t *buf, size_t len, const char *name, dfu_im
     *out = NULL;
     return dfu_err_set(err, DFU_E_NOT_SUPPORTED, "%s: ELF support not built (libelf missing)",
                        dfui_name(name));
+}
+
+int dfui_load_elf(int fd, size_t size, const char *path, const char *name, dfu_image **out,
+                  struct dfu_err *err)
+{
+    (void)fd;
+    (void)path;
+    return dfu_image_parse_elf(NULL, size, name, out, err);
 }
 #endif

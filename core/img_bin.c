@@ -39,17 +39,34 @@ int dfui_suffix_read(const uint8_t *buf, size_t len, const char *name, struct df
     return 0;
 }
 
-void dfui_suffix_put(uint8_t *buf, size_t len, uint16_t bcd_device, uint16_t pid, uint16_t vid,
-                     uint16_t bcd_dfu)
+void dfui_suffix_emit(struct dfui_buf *b, uint16_t bcd_device, uint16_t pid, uint16_t vid,
+                      uint16_t bcd_dfu)
 {
-    uint8_t *s = buf + len;
+    uint8_t *s = dfui_buf_room(b, SUFFIX_LEN);
+    if (s == NULL)
+        return;
     dfui_put16(s, bcd_device);
     dfui_put16(s + 2, pid);
     dfui_put16(s + 4, vid);
     dfui_put16(s + 6, bcd_dfu);
     memcpy(s + 8, "UFD", 3);
     s[11] = SUFFIX_LEN;
-    dfui_put32(s + 12, ~dfu_crc32(0, buf, len + 12));
+    b->n += 12;
+    dfui_put32(s + 12, ~dfui_buf_crc(b)); /* the CRC covers everything before it */
+    b->n += 4;
+}
+
+/* The suffix of a raw binary, and how many bytes come before it. */
+static int bin_suffix(const uint8_t *buf, size_t len, const char *name, struct dfu_suffix *sfx,
+                      int *found, size_t *n, struct dfu_err *err)
+{
+    if (len == 0)
+        return dfui_err_off(err, name, 0, "empty file");
+    int rc = dfui_suffix_read(buf, len, name, sfx, found, err);
+    if (rc != 0)
+        return rc;
+    *n = *found ? len - sfx->length : len;
+    return 0;
 }
 
 int dfu_image_parse_bin(const uint8_t *buf, size_t len, uint32_t base, const char *name,
@@ -57,14 +74,12 @@ int dfu_image_parse_bin(const uint8_t *buf, size_t len, uint32_t base, const cha
 {
     struct dfu_suffix sfx;
     int found;
+    size_t n = 0;
 
     *out = NULL;
-    if (len == 0)
-        return dfui_err_off(err, name, 0, "empty file");
-    int rc = dfui_suffix_read(buf, len, name, &sfx, &found, err);
+    int rc = bin_suffix(buf, len, name, &sfx, &found, &n, err);
     if (rc != 0)
         return rc;
-    size_t n = found ? len - sfx.length : len;
     dfu_image *img = dfu_image_new();
     if (img == NULL)
         return dfu_err_set(err, DFU_E_NOMEM, "out of memory");
@@ -80,8 +95,38 @@ int dfu_image_parse_bin(const uint8_t *buf, size_t len, uint32_t base, const cha
     return 0;
 }
 
-int dfu_image_write_bin(const dfu_image *img, struct dfu_write_opts *opts, uint8_t **out,
-                        size_t *outlen, struct dfu_err *err)
+int dfui_parse_bin_owned(uint8_t *buf, size_t len, size_t cap, uint32_t base, const char *name,
+                         dfu_image **out, struct dfu_err *err)
+{
+    struct dfu_suffix sfx;
+    int found;
+    size_t n = 0;
+
+    *out = NULL;
+    int rc = bin_suffix(buf, len, name, &sfx, &found, &n, err);
+    if (rc != 0) {
+        free(buf);
+        return rc;
+    }
+    dfu_image *img = dfu_image_new();
+    if (img == NULL) {
+        free(buf);
+        return dfu_err_set(err, DFU_E_NOMEM, "out of memory");
+    }
+    rc = dfui_image_take(img, base, buf, n, cap, err);
+    if (rc != 0) {
+        dfu_image_free(img);
+        return dfu_err_prefix(err, "%s", dfui_name(name));
+    }
+    dfu_image_set_format(img, DFU_FMT_BIN);
+    if (found)
+        dfu_image_set_suffix(img, &sfx);
+    *out = img;
+    return 0;
+}
+
+int dfui_emit_bin(const dfu_image *img, struct dfu_write_opts *opts, struct dfui_buf *b,
+                  struct dfu_err *err)
 {
     struct dfu_write_opts def;
     size_t n = dfu_image_count(img);
@@ -114,23 +159,34 @@ int dfu_image_write_bin(const dfu_image *img, struct dfu_write_opts *opts, uint8
         snprintf(opts->warning, sizeof opts->warning,
                  "gap of %llu bytes at 0x%08x filled with 0xFF (output is %llu bytes)",
                  (unsigned long long)biggest, (unsigned)gap_at, (unsigned long long)span);
-    uint8_t *p = malloc(total ? (size_t)total : 1);
-    if (p == NULL)
+    if (b->sink == NULL && dfui_buf_reserve(b, (size_t)total + 1) != 0)
         return dfu_err_set(err, DFU_E_NOMEM, "out of memory (%llu bytes)",
                            (unsigned long long)total);
-    memset(p, 0xFF, (size_t)span);
-    uint32_t base = n > 0 ? dfu_image_segment(img, 0)->addr : 0;
-    for (size_t i = 0; i < n; i++) {
+    b->crc_on = opts->suffix;
+    uint64_t at = n > 0 ? dfu_image_segment(img, 0)->addr : 0;
+    for (size_t i = 0; i < n && !b->oom && !b->fail; i++) {
         const struct dfu_segment *s = dfu_image_segment(img, i);
-        memcpy(p + (s->addr - base), s->data, s->size);
+        dfui_buf_fill(b, 0xFF, (size_t)(s->addr - at));
+        dfui_buf_put(b, s->data, s->size);
+        at = (uint64_t)s->addr + s->size;
     }
     if (opts->suffix) {
         uint16_t vid = opts->vid, pid = opts->pid, bcd = opts->bcd_device;
         if (vid == 0 && pid == 0 && bcd == 0)
             vid = pid = bcd = 0xFFFF; /* plain DFU file for any device */
-        dfui_suffix_put(p, (size_t)span, bcd, pid, vid, opts->bcd_dfu ? opts->bcd_dfu : 0x0100);
+        dfui_suffix_emit(b, bcd, pid, vid, opts->bcd_dfu ? opts->bcd_dfu : 0x0100);
     }
-    *out = p;
-    *outlen = (size_t)total;
-    return 0;
+    return dfui_buf_status(b, err);
+}
+
+int dfu_image_write_bin(const dfu_image *img, struct dfu_write_opts *opts, uint8_t **out,
+                        size_t *outlen, struct dfu_err *err)
+{
+    struct dfui_buf b = {0};
+    int rc = dfui_emit_bin(img, opts, &b, err);
+    if (rc != 0) {
+        free(b.p);
+        return rc;
+    }
+    return dfui_buf_finish(&b, out, outlen, err);
 }

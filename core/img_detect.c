@@ -90,50 +90,131 @@ static int check_file(const char *path, const struct stat *st, struct dfu_err *e
     return 0;
 }
 
-/* Read the whole of the regular file @fd (@size bytes when it was opened) into a malloc'd
- * buffer; a file that grows past DFU_IMAGE_MAX_FILE while it is read is refused. */
-static int read_file(int fd, const char *path, size_t size, uint8_t **out, size_t *outlen,
-                     struct dfu_err *err)
+/* The first @n bytes of a file decide what dfu_image_detect() says about all of it: the
+ * signatures fit, and after any byte order mark and white space there are four bytes to look
+ * at. */
+static int head_decides(const uint8_t *b, size_t n)
 {
-    size_t cap = size + 1, len = 0; /* room to see the end of the file without growing */
-    uint8_t *buf = malloc(cap);
+    if (n < 5)
+        return 0;
+    size_t i = memcmp(b, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    while (i < n && (dfui_is_space(b[i]) || b[i] == '\n'))
+        i++;
+    return i + 3 < n;
+}
+
+/* Read the rest of the file into the buffer of @t and take it over: *@out (@cap bytes
+ * allocated, *@outlen used). A file that grows past DFU_IMAGE_MAX_FILE while it is read is
+ * refused. */
+static int read_rest(struct dfui_text *t, size_t size, uint8_t **out, size_t *outlen,
+                     size_t *outcap, struct dfu_err *err)
+{
+    size_t len = t->end; /* nothing was consumed: the bytes read so far are buf[0, end) */
     int rc = 0;
 
-    while (buf != NULL) {
+    size_t cap = size + 1; /* room to see the end of the file without growing */
+    if (cap < len + 1)
+        cap = len + 1;
+    uint8_t *buf = dfui_alloc(cap);
+    if (buf == NULL)
+        return dfu_err_set(err, DFU_E_NOMEM, "%s: out of memory", t->path);
+    memcpy(buf, t->buf, len);
+    free(t->buf);
+    t->buf = buf;
+    t->cap = cap;
+    while (!t->eof) {
         if (len == cap) {
             if (cap > DFU_IMAGE_MAX_FILE) {
                 rc = dfu_err_set(err, DFU_E_FORMAT,
                                  "%s: over the %u MiB limit for an image file (it grew while "
                                  "being read)",
-                                 path, DFU_IMAGE_MAX_FILE >> 20);
+                                 t->path, DFU_IMAGE_MAX_FILE >> 20);
                 break;
             }
             size_t nc = cap < DFU_IMAGE_MAX_FILE / 2 ? cap * 2 : (size_t)DFU_IMAGE_MAX_FILE + 1;
-            uint8_t *p = realloc(buf, nc);
-            if (p == NULL)
+            buf = realloc(t->buf, nc);
+            if (buf == NULL) {
+                rc = dfu_err_set(err, DFU_E_NOMEM, "%s: out of memory", t->path);
                 break;
-            buf = p;
-            cap = nc;
+            }
+            t->buf = buf;
+            cap = t->cap = nc;
         }
-        ssize_t r = read(fd, buf + len, cap - len);
+        ssize_t r = read(t->fd, t->buf + len, cap - len);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
             int e = errno;
             if (err != NULL)
                 err->sys = e;
-            rc = dfu_err_set(err, DFU_E_IO, "%s: %s", path, strerror(e));
+            rc = dfu_err_set(err, DFU_E_IO, "%s: %s", t->path, strerror(e));
             break;
         }
-        if (r == 0) {
-            *out = buf;
-            *outlen = len;
-            return 0;
-        }
+        if (r == 0)
+            t->eof = 1;
         len += (size_t)r;
     }
+    if (rc != 0)
+        return rc;
+    *out = t->buf;
+    *outlen = len;
+    *outcap = t->cap;
+    t->buf = NULL;
+    t->cap = t->pos = t->end = t->scan = 0;
+    return 0;
+}
+
+/* Parse the open regular file @fd of @size bytes. Text formats are parsed as they are read and
+ * ELF files read as needed; the other formats are read whole, and a raw binary's buffer becomes
+ * the image's segment. */
+static int load_fd(int fd, const char *path, size_t size, const struct dfu_load_opts *o,
+                   dfu_image **out, struct dfu_err *err)
+{
+    struct dfui_text t;
+    uint8_t *buf = NULL;
+    size_t len = 0, cap = 0, n = 0;
+    const uint8_t *head;
+    int rc;
+
+    dfui_text_fd(&t, fd, path);
+    do {
+        rc = dfui_text_fill(&t, n + 1, err);
+        head = dfui_text_peek(&t, &n);
+    } while (rc == 0 && !t.eof && !head_decides(head, n));
+    if (rc != 0)
+        goto done;
+    switch (n == 0 ? DFU_FMT_UNKNOWN : dfu_image_detect(head, n)) {
+    case DFU_FMT_IHEX:
+        rc = dfui_read_text(&t, o->name, dfui_ihex_pass, out, err);
+        break;
+    case DFU_FMT_SREC:
+        rc = dfui_read_text(&t, o->name, dfui_srec_pass, out, err);
+        break;
+    case DFU_FMT_ELF:
+        rc = dfui_load_elf(fd, size, path, o->name, out, err);
+        break;
+    case DFU_FMT_BIN:
+        rc = read_rest(&t, size, &buf, &len, &cap, err);
+        if (rc != 0)
+            break;
+        if (!o->has_base) {
+            rc = dfu_image_parse(buf, len, o, out, err); /* the message asking for a base */
+            break;
+        }
+        rc = dfui_parse_bin_owned(buf, len, cap, o->base, o->name, out, err);
+        buf = NULL;
+        break;
+    case DFU_FMT_DFUSE:
+    case DFU_FMT_UNKNOWN:
+        rc = read_rest(&t, size, &buf, &len, &cap, err);
+        if (rc == 0)
+            rc = dfu_image_parse(buf, len, o, out, err);
+        break;
+    }
+done:
     free(buf);
-    return rc != 0 ? rc : dfu_err_set(err, DFU_E_NOMEM, "%s: out of memory", path);
+    dfui_text_free(&t);
+    return rc;
 }
 
 int dfu_image_load(const char *path, const struct dfu_load_opts *opts, dfu_image **out,
@@ -141,8 +222,6 @@ int dfu_image_load(const char *path, const struct dfu_load_opts *opts, dfu_image
 {
     struct dfu_load_opts o = {0};
     struct stat st;
-    uint8_t *buf = NULL;
-    size_t len = 0;
     int fd, rc, e;
 
     *out = NULL;
@@ -175,13 +254,9 @@ int dfu_image_load(const char *path, const struct dfu_load_opts *opts, dfu_image
         int fl = fcntl(fd, F_GETFL);
         if (fl != -1)
             fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-        rc = read_file(fd, path, (size_t)st.st_size, &buf, &len, err);
+        rc = load_fd(fd, path, (size_t)st.st_size, &o, out, err);
     }
     close(fd);
-    if (rc != 0)
-        return rc;
-    rc = dfu_image_parse(buf, len, &o, out, err);
-    free(buf);
     return rc;
 ioerr:
     if (err != NULL)

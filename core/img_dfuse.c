@@ -30,13 +30,7 @@ static int fill_top(dfu_image *img)
             break;
         }
     }
-    for (size_t i = 0; i < dfu_image_count(top); i++) {
-        const struct dfu_segment *s = dfu_image_segment(top, i);
-        if (dfu_image_add(img, s->addr, s->data, s->size, NULL) != 0) {
-            dfu_image_free(top);
-            return DFU_E_NOMEM;
-        }
-    }
+    dfui_image_move_segments(img, top);
     dfu_image_free(top);
     return 0;
 }
@@ -199,11 +193,10 @@ static void put_target(struct dfui_buf *b, uint8_t alt, const char *tname, const
     }
 }
 
-int dfu_image_write_dfuse(const dfu_image *img, struct dfu_write_opts *opts, uint8_t **out,
-                          size_t *outlen, struct dfu_err *err)
+int dfui_emit_dfuse(const dfu_image *img, struct dfu_write_opts *opts, struct dfui_buf *b,
+                    struct dfu_err *err)
 {
     struct dfu_write_opts def;
-    struct dfui_buf b = {0};
 
     if (opts == NULL) {
         dfu_write_opts_init(&def);
@@ -227,22 +220,23 @@ int dfu_image_write_dfuse(const dfu_image *img, struct dfu_write_opts *opts, uin
     if (total > UINT32_MAX)
         return dfu_err_set(err, DFU_E_RANGE, "image too large for a DfuSe file");
 
-    uint8_t *p = dfui_buf_room(&b, PREFIX_LEN);
+    b->crc_on = 1;
+    uint8_t *p = dfui_buf_room(b, PREFIX_LEN);
     if (p != NULL) {
         memcpy(p, "DfuSe", 5);
         p[5] = 0x01;
         dfui_put32(p + 6, (uint32_t)total); /* whole file, suffix included (UM0391) */
         p[10] = (uint8_t)(nt == 0 ? 1 : nt);
-        b.n += PREFIX_LEN;
+        b->n += PREFIX_LEN;
     }
     if (nt == 0) {
-        put_target(&b, opts->alt, opts->target_name ? opts->target_name : "ST...", img);
+        put_target(b, opts->alt, opts->target_name ? opts->target_name : "ST...", img);
     } else {
         for (size_t i = 0; i < nt; i++) {
             uint8_t alt;
             const char *tname;
             dfu_image *t = dfu_image_target(img, i, &alt, &tname);
-            put_target(&b, alt, tname ? tname : "ST...", t);
+            put_target(b, alt, tname ? tname : "ST...", t);
         }
     }
     uint16_t vid = opts->vid, pid = opts->pid, bcd = opts->bcd_device;
@@ -251,9 +245,18 @@ int dfu_image_write_dfuse(const dfu_image *img, struct dfu_write_opts *opts, uin
         pid = 0xdf11;
         bcd = 0xFFFF;
     }
-    if (dfui_buf_room(&b, SUFFIX_LEN) != NULL) {
-        dfui_suffix_put(b.p, b.n, bcd, pid, vid, 0x011A);
-        b.n += SUFFIX_LEN;
+    dfui_suffix_emit(b, bcd, pid, vid, 0x011A);
+    return dfui_buf_status(b, err);
+}
+
+int dfu_image_write_dfuse(const dfu_image *img, struct dfu_write_opts *opts, uint8_t **out,
+                          size_t *outlen, struct dfu_err *err)
+{
+    struct dfui_buf b = {0};
+    int rc = dfui_emit_dfuse(img, opts, &b, err);
+    if (rc != 0) {
+        free(b.p);
+        return rc;
     }
     return dfui_buf_finish(&b, out, outlen, err);
 }

@@ -39,11 +39,11 @@ int dfui_hex_record(struct dfu_err *err, const char *name, unsigned line, const 
     return 0;
 }
 
-int dfu_image_parse_ihex(const uint8_t *buf, size_t len, const char *name, dfu_image **out,
-                         struct dfu_err *err)
+int dfui_ihex_pass(struct dfui_text *t, const char *name, int collect, dfu_image **out,
+                   struct dfu_err *err)
 {
-    struct dfui_recs recs;
-    const unsigned char *p = buf, *end = buf + len;
+    struct dfui_sink sink;
+    const unsigned char *ls, *q;
     unsigned line = 0;
     uint32_t base = 0;
     int seen_eof = 0, has_entry = 0;
@@ -52,23 +52,16 @@ int dfu_image_parse_ihex(const uint8_t *buf, size_t len, const char *name, dfu_i
     uint8_t b[5 + 255];
     int rc;
 
-    *out = NULL;
-    dfui_recs_init(&recs);
-    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
-        p += 3; /* UTF-8 byte order mark written by some Windows editors */
-
-    while (p < end) {
-        const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
-        const unsigned char *q = nl != NULL ? nl : end;
-        const unsigned char *next = nl != NULL ? nl + 1 : end;
-        const unsigned char *ls = p;
-        line++;
-        while (q > p && dfui_is_space(q[-1]))
+    rc = dfui_sink_init(&sink, collect, err);
+    if (rc != 0)
+        goto fail;
+    while ((rc = dfui_text_line(t, &ls, &q, err)) == 1) {
+        line = t->line;
+        while (q > ls && dfui_is_space(q[-1]))
             q--;
-        const unsigned char *s = p;
+        const unsigned char *s = ls;
         while (s < q && dfui_is_space(*s))
             s++;
-        p = next;
         if (s == q)
             continue; /* blank line */
         if (seen_eof) {
@@ -121,9 +114,10 @@ int dfu_image_parse_ihex(const uint8_t *buf, size_t len, const char *name, dfu_i
                 rc = dfui_err_line(err, name, line, "data runs past the 4 GiB address space");
                 goto fail;
             }
-            if (ll > 0 && dfui_recs_push(&recs, (uint32_t)a, d, ll, line) != 0) {
-                rc = dfu_err_set(err, DFU_E_NOMEM, "out of memory");
-                goto fail;
+            if (ll > 0) {
+                rc = dfui_sink_put(&sink, (uint32_t)a, d, ll, line, name, err);
+                if (rc != 0)
+                    goto fail;
             }
             break;
         }
@@ -180,15 +174,26 @@ int dfu_image_parse_ihex(const uint8_t *buf, size_t len, const char *name, dfu_i
             goto fail;
         }
     }
+    if (rc != 0)
+        goto fail;
     if (!seen_eof) {
         rc = dfui_err_line(err, name, line ? line : 1, "missing end-of-file record (type 01)");
         goto fail;
     }
 
-    return dfui_recs_to_image(&recs, name, DFU_FMT_IHEX, has_entry, entry, out, err);
+    return dfui_sink_finish(&sink, name, DFU_FMT_IHEX, has_entry, entry, out, err);
 fail:
-    dfui_recs_free(&recs);
+    dfui_sink_free(&sink);
     return rc;
+}
+
+int dfu_image_parse_ihex(const uint8_t *buf, size_t len, const char *name, dfu_image **out,
+                         struct dfu_err *err)
+{
+    struct dfui_text t;
+
+    dfui_text_mem(&t, buf, len);
+    return dfui_read_text(&t, name, dfui_ihex_pass, out, err);
 }
 
 static const char hexdig[] = "0123456789ABCDEF";
@@ -213,10 +218,8 @@ static void put_hex_record(struct dfui_buf *b, const uint8_t *rec, size_t n)
     b->n += 1 + 2 * (n + 1) + 1;
 }
 
-int dfui_write_ihex(const dfu_image *img, unsigned recsize, uint8_t **out, size_t *outlen,
-                    struct dfu_err *err)
+void dfui_emit_ihex(const dfu_image *img, unsigned recsize, struct dfui_buf *b)
 {
-    struct dfui_buf b = {0};
     uint8_t rec[4 + 255];
     long upper = -1;
 
@@ -226,11 +229,11 @@ int dfui_write_ihex(const dfu_image *img, unsigned recsize, uint8_t **out, size_
         const struct dfu_segment *s = dfu_image_segment(img, i);
         uint64_t a = s->addr, e = (uint64_t)s->addr + s->size;
         const uint8_t *d = s->data;
-        while (a < e) {
+        while (a < e && !b->oom && !b->fail) {
             if ((long)(a >> 16) != upper) {
                 upper = (long)(a >> 16);
                 uint8_t r[6] = {2, 0, 0, 4, (uint8_t)(upper >> 8), (uint8_t)upper};
-                put_hex_record(&b, r, 6);
+                put_hex_record(b, r, 6);
             }
             /* records never cross a 64 KiB boundary: the offset field is 16 bits */
             uint64_t n = 0x10000 - (a & 0xFFFF);
@@ -243,7 +246,7 @@ int dfui_write_ihex(const dfu_image *img, unsigned recsize, uint8_t **out, size_
             rec[2] = (uint8_t)a;
             rec[3] = 0;
             memcpy(rec + 4, d, (size_t)n);
-            put_hex_record(&b, rec, 4 + (size_t)n);
+            put_hex_record(b, rec, 4 + (size_t)n);
             a += n;
             d += n;
         }
@@ -252,14 +255,15 @@ int dfui_write_ihex(const dfu_image *img, unsigned recsize, uint8_t **out, size_
         uint32_t en = dfu_image_entry(img);
         uint8_t r[8] = {
             4, 0, 0, 5, (uint8_t)(en >> 24), (uint8_t)(en >> 16), (uint8_t)(en >> 8), (uint8_t)en};
-        put_hex_record(&b, r, 8);
+        put_hex_record(b, r, 8);
     }
     uint8_t eof[4] = {0, 0, 0, 1};
-    put_hex_record(&b, eof, 4);
-    return dfui_buf_finish(&b, out, outlen, err);
+    put_hex_record(b, eof, 4);
 }
 
 int dfu_image_write_ihex(const dfu_image *img, uint8_t **out, size_t *outlen, struct dfu_err *err)
 {
-    return dfui_write_ihex(img, 16, out, outlen, err);
+    struct dfui_buf b = {0};
+    dfui_emit_ihex(img, 16, &b);
+    return dfui_buf_finish(&b, out, outlen, err);
 }

@@ -6,11 +6,11 @@
 
 #include "img_internal.h"
 
-int dfu_image_parse_srec(const uint8_t *buf, size_t len, const char *name, dfu_image **out,
-                         struct dfu_err *err)
+int dfui_srec_pass(struct dfui_text *t, const char *name, int collect, dfu_image **out,
+                   struct dfu_err *err)
 {
-    struct dfui_recs recs;
-    const unsigned char *p = buf, *end = buf + len;
+    struct dfui_sink sink;
+    const unsigned char *ls, *q;
     unsigned line = 0;
     int terminated = 0, has_entry = 0;
     uint32_t entry = 0;
@@ -18,17 +18,11 @@ int dfu_image_parse_srec(const uint8_t *buf, size_t len, const char *name, dfu_i
     uint8_t b[256];
     int rc;
 
-    *out = NULL;
-    dfui_recs_init(&recs);
-    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
-        p += 3;
-
-    while (p < end) {
-        const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
-        const unsigned char *q = nl != NULL ? nl : end;
-        const unsigned char *ls = p;
-        line++;
-        p = nl != NULL ? nl + 1 : end;
+    rc = dfui_sink_init(&sink, collect, err);
+    if (rc != 0)
+        goto fail;
+    while ((rc = dfui_text_line(t, &ls, &q, err)) == 1) {
+        line = t->line;
         while (q > ls && dfui_is_space(q[-1]))
             q--;
         const unsigned char *s = ls;
@@ -102,9 +96,10 @@ int dfu_image_parse_srec(const uint8_t *buf, size_t len, const char *name, dfu_i
                 goto fail;
             }
             ndata++;
-            if (dlen > 0 && dfui_recs_push(&recs, a, d, dlen, line) != 0) {
-                rc = dfu_err_set(err, DFU_E_NOMEM, "out of memory");
-                goto fail;
+            if (dlen > 0) {
+                rc = dfui_sink_put(&sink, a, d, dlen, line, name, err);
+                if (rc != 0)
+                    goto fail;
             }
             break;
         case 5:
@@ -135,15 +130,26 @@ int dfu_image_parse_srec(const uint8_t *buf, size_t len, const char *name, dfu_i
             break;
         }
     }
+    if (rc != 0)
+        goto fail;
     if (nrec == 0) {
         rc = dfui_err_line(err, name, line ? line : 1, "no records");
         goto fail;
     }
 
-    return dfui_recs_to_image(&recs, name, DFU_FMT_SREC, has_entry, entry, out, err);
+    return dfui_sink_finish(&sink, name, DFU_FMT_SREC, has_entry, entry, out, err);
 fail:
-    dfui_recs_free(&recs);
+    dfui_sink_free(&sink);
     return rc;
+}
+
+int dfu_image_parse_srec(const uint8_t *buf, size_t len, const char *name, dfu_image **out,
+                         struct dfu_err *err)
+{
+    struct dfui_text t;
+
+    dfui_text_mem(&t, buf, len);
+    return dfui_read_text(&t, name, dfui_srec_pass, out, err);
 }
 
 static const char hexdig[] = "0123456789ABCDEF";
@@ -172,22 +178,20 @@ static void put_srec(struct dfui_buf *b, char type, const uint8_t *body, size_t 
     b->n += chars;
 }
 
-int dfui_write_srec(const dfu_image *img, unsigned recsize, uint8_t **out, size_t *outlen,
-                    struct dfu_err *err)
+void dfui_emit_srec(const dfu_image *img, unsigned recsize, struct dfui_buf *b)
 {
-    struct dfui_buf b = {0};
     uint8_t body[4 + 250];
     unsigned long nrec = 0;
 
     if (recsize == 0 || recsize > 250)
         recsize = 16;
     static const uint8_t hdr[] = {0, 0, 'd', 'f', 'u', 's', 'h'};
-    put_srec(&b, '0', hdr, sizeof hdr);
+    put_srec(b, '0', hdr, sizeof hdr);
     for (size_t i = 0; i < dfu_image_count(img); i++) {
         const struct dfu_segment *s = dfu_image_segment(img, i);
         uint64_t a = s->addr, e = (uint64_t)s->addr + s->size;
         const uint8_t *d = s->data;
-        while (a < e) {
+        while (a < e && !b->oom && !b->fail) {
             uint64_t n = e - a < recsize ? e - a : recsize;
             dfui_put32(body, 0);
             body[0] = (uint8_t)(a >> 24);
@@ -195,7 +199,7 @@ int dfui_write_srec(const dfu_image *img, unsigned recsize, uint8_t **out, size_
             body[2] = (uint8_t)(a >> 8);
             body[3] = (uint8_t)a;
             memcpy(body + 4, d, (size_t)n);
-            put_srec(&b, '3', body, 4 + (size_t)n);
+            put_srec(b, '3', body, 4 + (size_t)n);
             nrec++;
             a += n;
             d += n;
@@ -203,19 +207,20 @@ int dfui_write_srec(const dfu_image *img, unsigned recsize, uint8_t **out, size_
     }
     if (nrec <= 0xFFFF) {
         uint8_t c[2] = {(uint8_t)(nrec >> 8), (uint8_t)nrec};
-        put_srec(&b, '5', c, 2);
+        put_srec(b, '5', c, 2);
     } else if (nrec <= 0xFFFFFF) {
         uint8_t c[3] = {(uint8_t)(nrec >> 16), (uint8_t)(nrec >> 8), (uint8_t)nrec};
-        put_srec(&b, '6', c, 3);
+        put_srec(b, '6', c, 3);
     }
     /* Always terminate (S7); with no entry point its address is 0. */
     uint32_t en = dfu_image_has_entry(img) ? dfu_image_entry(img) : 0;
     uint8_t r[4] = {(uint8_t)(en >> 24), (uint8_t)(en >> 16), (uint8_t)(en >> 8), (uint8_t)en};
-    put_srec(&b, '7', r, 4);
-    return dfui_buf_finish(&b, out, outlen, err);
+    put_srec(b, '7', r, 4);
 }
 
 int dfu_image_write_srec(const dfu_image *img, uint8_t **out, size_t *outlen, struct dfu_err *err)
 {
-    return dfui_write_srec(img, 16, out, outlen, err);
+    struct dfui_buf b = {0};
+    dfui_emit_srec(img, 16, &b);
+    return dfui_buf_finish(&b, out, outlen, err);
 }

@@ -19,16 +19,45 @@ void dfu_write_opts_init(struct dfu_write_opts *opts)
     opts->gap_warn = 64 * 1024;
 }
 
+void dfui_buf_flush(struct dfui_buf *b)
+{
+    if (b->sink == NULL || b->n == 0 || b->fail)
+        return;
+    if (b->crc_on)
+        b->crc = dfu_crc32(b->crc, b->p, b->n);
+    if (b->sink(b->ud, b->p, b->n) != 0)
+        b->fail = 1;
+    b->n = 0;
+}
+
+int dfui_buf_reserve(struct dfui_buf *b, size_t size)
+{
+    if (b->p != NULL || b->sink != NULL)
+        return 0;
+    b->p = malloc(size ? size : 1);
+    if (b->p == NULL) {
+        b->oom = 1;
+        return DFU_E_NOMEM;
+    }
+    b->cap = size ? size : 1;
+    return 0;
+}
+
 uint8_t *dfui_buf_room(struct dfui_buf *b, size_t extra)
 {
-    if (b->oom)
+    if (b->oom || b->fail)
         return NULL;
+    if (b->sink != NULL && b->n + extra > b->cap && b->n > 0) {
+        dfui_buf_flush(b);
+        if (b->fail)
+            return NULL;
+    }
     if (extra > SIZE_MAX - b->n) {
         b->oom = 1;
         return NULL;
     }
     if (b->n + extra > b->cap) {
-        size_t nc = b->cap ? b->cap : 4096;
+        size_t nc = b->cap ? b->cap : b->sink != NULL ? DFUI_OUT_CHUNK : 4096;
         while (nc < b->n + extra)
             nc = nc > SIZE_MAX / 2 ? b->n + extra : nc * 2;
         uint8_t *p = realloc(b->p, nc);
@@ -44,12 +73,48 @@ uint8_t *dfui_buf_room(struct dfui_buf *b, size_t extra)
 
 void dfui_buf_put(struct dfui_buf *b, const void *data, size_t len)
 {
+    if (b->sink != NULL && len >= DFUI_OUT_CHUNK / 2 && !b->oom && !b->fail) {
+        /* A large block goes to the sink as it is, after what is buffered. */
+        dfui_buf_flush(b);
+        if (b->fail)
+            return;
+        if (b->crc_on)
+            b->crc = dfu_crc32(b->crc, data, len);
+        if (b->sink(b->ud, data, len) != 0)
+            b->fail = 1;
+        return;
+    }
     uint8_t *p = dfui_buf_room(b, len);
     if (p == NULL)
         return;
     if (len > 0)
         memcpy(p, data, len);
     b->n += len;
+}
+
+void dfui_buf_fill(struct dfui_buf *b, uint8_t c, size_t len)
+{
+    while (len > 0) {
+        size_t k = len < DFUI_OUT_CHUNK ? len : DFUI_OUT_CHUNK;
+        uint8_t *p = dfui_buf_room(b, k);
+        if (p == NULL)
+            return;
+        memset(p, c, k);
+        b->n += k;
+        len -= k;
+    }
+}
+
+uint32_t dfui_buf_crc(const struct dfui_buf *b)
+{
+    return dfu_crc32(b->crc, b->p, b->n);
+}
+
+int dfui_buf_status(const struct dfui_buf *b, struct dfu_err *err)
+{
+    if (b->oom)
+        return dfu_err_set(err, DFU_E_NOMEM, "out of memory");
+    return b->fail ? DFU_E_IO : 0;
 }
 
 int dfui_buf_finish(struct dfui_buf *b, uint8_t **out, size_t *outlen, struct dfu_err *err)
@@ -63,26 +128,41 @@ int dfui_buf_finish(struct dfui_buf *b, uint8_t **out, size_t *outlen, struct df
     return 0;
 }
 
-int dfu_image_write(const dfu_image *img, enum dfu_format fmt, struct dfu_write_opts *opts,
-                    uint8_t **out, size_t *outlen, struct dfu_err *err)
+/* Write @img as @fmt into @b. */
+static int emit(const dfu_image *img, enum dfu_format fmt, struct dfu_write_opts *opts,
+                struct dfui_buf *b, struct dfu_err *err)
 {
     unsigned rs = opts != NULL ? opts->record_size : 0;
     if (opts != NULL)
         opts->warning[0] = '\0';
     switch (fmt) {
     case DFU_FMT_IHEX:
-        return dfui_write_ihex(img, rs, out, outlen, err);
+        dfui_emit_ihex(img, rs, b);
+        return dfui_buf_status(b, err);
     case DFU_FMT_SREC:
-        return dfui_write_srec(img, rs, out, outlen, err);
+        dfui_emit_srec(img, rs, b);
+        return dfui_buf_status(b, err);
     case DFU_FMT_BIN:
-        return dfu_image_write_bin(img, opts, out, outlen, err);
+        return dfui_emit_bin(img, opts, b, err);
     case DFU_FMT_DFUSE:
-        return dfu_image_write_dfuse(img, opts, out, outlen, err);
+        return dfui_emit_dfuse(img, opts, b, err);
     case DFU_FMT_ELF:
     case DFU_FMT_UNKNOWN:
         break;
     }
     return dfu_err_set(err, DFU_E_NOT_SUPPORTED, "cannot write %s files", dfu_format_name(fmt));
+}
+
+int dfu_image_write(const dfu_image *img, enum dfu_format fmt, struct dfu_write_opts *opts,
+                    uint8_t **out, size_t *outlen, struct dfu_err *err)
+{
+    struct dfui_buf b = {0};
+    int rc = emit(img, fmt, opts, &b, err);
+    if (rc != 0) {
+        free(b.p);
+        return rc;
+    }
+    return dfui_buf_finish(&b, out, outlen, err);
 }
 
 static int ext_is(const char *ext, const char *want)
@@ -213,60 +293,101 @@ static void sync_dir(const char *path)
     }
 }
 
-/* Replace @path with @len bytes of @buf, atomically: the old file stays as it was unless the
- * new one is complete and on disk. An existing file's permission bits carry over. */
-static int save_file(const char *path, const uint8_t *buf, size_t len, struct dfu_err *err)
+/* The file being written by dfu_image_save(): a temporary file next to @path, created when
+ * the first bytes are ready, so that an image the format cannot hold leaves nothing behind. */
+struct save {
+    const char *path;
+    char *tmp;
+    int fd;
+    const char *what; /* what failed, with @e the errno */
+    int e;
+};
+
+static int save_open(struct save *sv)
 {
     struct stat st;
-    char *tmp = NULL;
-    const char *what;
-    int e;
 
-    int fd = open_temp(path, &tmp);
-    if (fd < 0)
-        return save_err(err, path, "cannot create a file in its directory", errno);
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && fchmod(fd, st.st_mode & 0777) != 0) {
-        what = "cannot set the permissions";
-        goto fail;
+    sv->fd = open_temp(sv->path, &sv->tmp);
+    if (sv->fd < 0) {
+        sv->what = "cannot create a file in its directory";
+        sv->e = errno;
+        return -1;
     }
-    what = "write failed";
-    if (write_all(fd, buf, len) != 0 || fsync(fd) != 0)
-        goto fail;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto fail;
+    if (stat(sv->path, &st) == 0 && S_ISREG(st.st_mode) && fchmod(sv->fd, st.st_mode & 0777) != 0) {
+        sv->what = "cannot set the permissions";
+        sv->e = errno;
+        return -1;
     }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        what = "cannot replace it";
-        goto fail;
-    }
-    free(tmp);
-    sync_dir(path);
     return 0;
-fail:
-    e = errno;
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    free(tmp);
-    return save_err(err, path, what, e);
+}
+
+static int save_sink(void *ud, const uint8_t *data, size_t len)
+{
+    struct save *sv = ud;
+
+    if (sv->fd < 0 && save_open(sv) != 0)
+        return -1;
+    if (write_all(sv->fd, data, len) != 0) {
+        sv->what = "write failed";
+        sv->e = errno;
+        return -1;
+    }
+    return 0;
+}
+
+/* Sync, close and rename the temporary file over the destination; on failure (@ok == 0 or a
+ * step failing) remove it. Returns 0 or the DFU_E_IO of the failed step. */
+static int save_end(struct save *sv, int ok, struct dfu_err *err)
+{
+    if (ok && sv->fd < 0 && save_open(sv) != 0) /* empty output */
+        ok = 0;
+    if (ok && fsync(sv->fd) != 0) {
+        sv->what = "write failed";
+        sv->e = errno;
+        ok = 0;
+    }
+    if (sv->fd >= 0 && close(sv->fd) != 0 && ok) {
+        sv->what = "write failed";
+        sv->e = errno;
+        ok = 0;
+    }
+    sv->fd = -1;
+    if (ok && rename(sv->tmp, sv->path) != 0) {
+        sv->what = "cannot replace it";
+        sv->e = errno;
+        ok = 0;
+    }
+    if (!ok && sv->tmp != NULL)
+        unlink(sv->tmp);
+    free(sv->tmp);
+    sv->tmp = NULL;
+    if (!ok)
+        return sv->what != NULL ? save_err(err, sv->path, sv->what, sv->e) : DFU_E_IO;
+    sync_dir(sv->path);
+    return 0;
 }
 
 int dfu_image_save(const dfu_image *img, const char *path, struct dfu_write_opts *opts,
                    struct dfu_err *err)
 {
     enum dfu_format fmt = dfu_format_from_ext(path);
-    uint8_t *buf = NULL;
-    size_t len = 0;
+    struct save sv = {path, NULL, -1, NULL, 0};
+    struct dfui_buf b = {0};
 
     if (fmt == DFU_FMT_UNKNOWN)
         return dfu_err_set(err, DFU_E_INVALID,
                            "%s: unknown output format (use .bin, .hex, .s19, .srec or .dfu)", path);
-    int rc = dfu_image_write(img, fmt, opts, &buf, &len, err);
-    if (rc != 0)
+    b.sink = save_sink;
+    b.ud = &sv;
+    int rc = emit(img, fmt, opts, &b, err);
+    if (rc == 0) {
+        dfui_buf_flush(&b);
+        rc = dfui_buf_status(&b, err);
+    }
+    free(b.p);
+    if (rc != 0 && !b.fail) {
+        save_end(&sv, 0, NULL);
         return dfu_err_prefix(err, "%s", path);
-    rc = save_file(path, buf, len, err);
-    free(buf);
-    return rc;
+    }
+    return save_end(&sv, rc == 0, err);
 }

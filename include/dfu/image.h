@@ -99,7 +99,10 @@ struct dfu_load_opts {
  *  else (a device, a FIFO, a directory) is DFU_E_INVALID "PATH: not a regular file (a
  *  directory); ...", a larger file DFU_E_FORMAT; neither is read nor waited on. A file that
  *  cannot be opened or read is DFU_E_IO with err->sys = errno. Parse errors name the file and
- *  the line (text) or offset (binary). */
+ *  the line (text) or offset (binary). The result is the same as dfu_image_parse() of the
+ *  file's bytes, but Intel HEX and S-record files are parsed as they are read (a read error
+ *  comes after any format error before it), ELF files are read as far as needed, and a raw
+ *  binary's bytes become the image without a copy: memory holds the image, not the file. */
 int dfu_image_load(const char *path, const struct dfu_load_opts *opts, dfu_image **out,
                    struct dfu_err *err);
 int dfu_image_parse(const uint8_t *buf, size_t len, const struct dfu_load_opts *opts,
@@ -149,8 +152,9 @@ int dfu_image_write(const dfu_image *img, enum dfu_format fmt, struct dfu_write_
 /** Output format for a file name: .bin, .hex/.ihex, .s19/.srec/.s28/.s37/.mot, .dfu (case
  *  insensitive); DFU_FMT_UNKNOWN otherwise. */
 enum dfu_format dfu_format_from_ext(const char *path);
-/** Format by extension: .bin .hex .s19/.srec .dfu; writes the file. The new contents go to a
- *  temporary file in the same directory that is renamed over @path once written and synced, so
+/** Format by extension: .bin .hex .s19/.srec .dfu; writes the file. The contents are written
+ *  as they are produced (segment data straight from the image, text in chunks) to a temporary
+ *  file in the same directory that is renamed over @path once written and synced, so
  *  a failed save (DFU_E_IO naming @path and the system error, err->sys = errno) leaves an
  *  existing file as it was and no temporary behind. A new file gets 0666 less the umask; a file
  *  that is replaced keeps its permission bits. A symlink at @path is replaced, not followed. */

@@ -5,7 +5,11 @@
  *   bench_ihex convert IN.hex OUT.bin     load + save as raw binary (what objcopy -O binary does)
  *   bench_ihex parse IN.hex RUNS          in-process parse only, median CPU seconds
  *   bench_ihex time RUNS CMD [ARGS...]    run CMD RUNS times, median child CPU seconds (user+sys)
+ *   bench_ihex stat RUNS CMD [ARGS...]    run CMD RUNS times (its stdout to /dev/null): "CPU RSS",
+ *                                         the medians of its CPU seconds (user+sys) and of its
+ *                                         peak RSS in KiB
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +134,36 @@ static int time_cmd(int runs, char **argv)
     return 0;
 }
 
+/* Each run is waited for with wait4(), which gives that child's own peak RSS (RUSAGE_CHILDREN
+ * only keeps the largest of all children). */
+static int stat_cmd(int runs, char **argv)
+{
+    double *t = calloc((size_t)runs, sizeof *t), *m = calloc((size_t)runs, sizeof *m);
+    for (int r = 0; r < runs; r++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            int null = open("/dev/null", O_WRONLY);
+            if (null >= 0)
+                dup2(null, STDOUT_FILENO);
+            execvp(argv[0], argv);
+            _exit(127);
+        }
+        int st;
+        struct rusage ru;
+        if (pid < 0 || wait4(pid, &st, 0, &ru) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            fprintf(stderr, "%s failed\n", argv[0]);
+            return 1;
+        }
+        t[r] = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+        m[r] = (double)ru.ru_maxrss;
+    }
+    printf("%.6f %.0f\n", median(t, runs), median(m, runs));
+    free(t);
+    free(m);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "gen") == 0)
@@ -140,6 +174,8 @@ int main(int argc, char **argv)
         return parse(argv[2], atoi(argv[3]));
     if (argc >= 4 && strcmp(argv[1], "time") == 0)
         return time_cmd(atoi(argv[2]), argv + 3);
+    if (argc >= 4 && strcmp(argv[1], "stat") == 0)
+        return stat_cmd(atoi(argv[2]), argv + 3);
     fprintf(stderr, "usage: see the comment at the top of bench_ihex.c\n");
     return 2;
 }

@@ -12,10 +12,11 @@ trap 'rm -rf "$work"' EXIT
 cc=${CC:-cc}
 
 # The reader and writers only (no libelf, no Lua), optimised as a release build would be.
-$cc -O2 -DNDEBUG -std=c99 -D_POSIX_C_SOURCE=200809L -I"$src/include" -I"$src/core" \
-    "$src/tests/bench/bench_ihex.c" "$src/core/err.c" "$src/core/crc32.c" "$src/core/image.c" \
-    "$src/core/img_ihex.c" "$src/core/img_srec.c" "$src/core/img_bin.c" "$src/core/img_dfuse.c" \
-    "$src/core/img_detect.c" "$src/core/img_write.c" -o "$work/bench_ihex"
+$cc -O2 -DNDEBUG -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I"$src/include" \
+    -I"$src/core" "$src/tests/bench/bench_ihex.c" "$src/core/err.c" "$src/core/crc32.c" \
+    "$src/core/image.c" "$src/core/img_text.c" "$src/core/img_ihex.c" "$src/core/img_srec.c" \
+    "$src/core/img_bin.c" "$src/core/img_dfuse.c" "$src/core/img_detect.c" \
+    "$src/core/img_write.c" "$src/core/img_mem.c" -o "$work/bench_ihex"
 
 size=$((2 * 1024 * 1024))
 if command -v arm-none-eabi-objcopy >/dev/null 2>&1; then
