@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "bytes.h"
 #include "internal.h"
 
 #define DFUSE_CMD_SET_ADDRESS 0x21
@@ -46,14 +47,6 @@ static void set_addr(struct dfu_err *err, uint32_t addr)
         err->addr = addr;
         err->has_addr = 1;
     }
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
 }
 
 /* DNLOAD(0, cmd), GETSTATUS (must be dfuDNBUSY: this starts the job), then poll until
@@ -104,7 +97,7 @@ static int set_address(dfu_dev *d, uint32_t addr, struct dfu_err *err)
     uint8_t cmd[5] = {DFUSE_CMD_SET_ADDRESS};
     int rc;
 
-    put_le32(cmd + 1, addr);
+    dfui_put32(cmd + 1, addr);
     rc = command(d, cmd, sizeof cmd, DFUSE_CEIL_SET_ADDRESS_MS, err);
     if (rc != 0) {
         set_addr(err, addr);
@@ -125,7 +118,7 @@ int dfuse_erase_page(dfu_dev *d, uint32_t addr, struct dfu_err *err)
     int rc;
 
     dfuse_stream_reset(d);
-    put_le32(cmd + 1, addr);
+    dfui_put32(cmd + 1, addr);
     rc = command(d, cmd, sizeof cmd, DFUSE_CEIL_ERASE_MS, err);
     if (rc != 0) {
         set_addr(err, addr);
@@ -209,6 +202,15 @@ static void stream_advance(dfu_dev *d, size_t n, size_t xfer)
         dfuse_stream_reset(d);
 }
 
+/* A streamed transfer that stopped at @at: the next one starts with a SET_ADDRESS, and the
+ * error names the address. */
+static int stream_stopped(dfu_dev *d, struct dfu_err *err, const char *what, uint32_t at)
+{
+    dfuse_stream_reset(d);
+    set_addr(err, at);
+    return dfu_err_prefix(err, "%s 0x%08x", what, (unsigned)at);
+}
+
 static int check_args(dfu_dev *d, uint32_t addr, size_t len, const char *what, struct dfu_err *err)
 {
     if (d->info.transfer_size == 0)
@@ -252,20 +254,13 @@ int dfuse_write(dfu_dev *d, uint32_t addr, const uint8_t *data, size_t len,
             rc = dfui_status_error(&st, err);
         if (rc != 0) {
             d->recover = 1;
-            dfuse_stream_reset(d);
-            set_addr(err, cur);
-            return dfu_err_prefix(err, "write 0x%08x", (unsigned)cur);
+            break;
         }
         stream_advance(d, n, xfer);
         done += n;
         dfu_progress_report(progress, "write", done, len);
     }
-    if (rc != 0) {
-        dfuse_stream_reset(d);
-        set_addr(err, addr + (uint32_t)done);
-        return dfu_err_prefix(err, "write 0x%08x", (unsigned)(addr + done));
-    }
-    return 0;
+    return rc != 0 ? stream_stopped(d, err, "write", addr + (uint32_t)done) : 0;
 }
 
 int dfuse_read(dfu_dev *d, uint32_t addr, uint8_t *buf, size_t len,
@@ -312,12 +307,7 @@ int dfuse_read(dfu_dev *d, uint32_t addr, uint8_t *buf, size_t len,
         done += n;
         dfu_progress_report(progress, "read", done, len);
     }
-    if (rc != 0) {
-        dfuse_stream_reset(d);
-        set_addr(err, addr + (uint32_t)done);
-        return dfu_err_prefix(err, "read 0x%08x", (unsigned)(addr + done));
-    }
-    return 0;
+    return rc != 0 ? stream_stopped(d, err, "read", addr + (uint32_t)done) : 0;
 }
 
 int dfuse_leave(dfu_dev *d, uint32_t addr, struct dfu_status *st, int *answered,

@@ -817,32 +817,43 @@ int dfui_recs_to_image(struct dfui_recs *r, const char *name, enum dfu_format fm
 
 /* ---- messages ---- */
 
-int dfui_err_line(struct dfu_err *err, const char *name, unsigned line, const char *fmt, ...)
+/* A FORMAT error "NAME:LINE: msg" (line != 0) or "NAME: offset N: msg". */
+static int vformat_error(struct dfu_err *err, const char *name, unsigned line, size_t off,
+                         const char *fmt, va_list ap)
 {
     char msg[DFU_ERR_MSG_MAX];
-    va_list ap;
 
     if (err == NULL)
         return DFU_E_FORMAT;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
+    if (line != 0) {
+        err->line = line;
+        return dfu_err_set(err, DFU_E_FORMAT, "%s:%u: %s", dfui_name(name), line, msg);
+    }
+    err->offset = (long)off;
+    return dfu_err_set(err, DFU_E_FORMAT, "%s: offset %zu: %s", dfui_name(name), off, msg);
+}
+
+int dfui_err_line(struct dfu_err *err, const char *name, unsigned line, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = vformat_error(err, name, line != 0 ? line : 1, 0, fmt, ap);
     va_end(ap);
-    err->line = line;
-    return dfu_err_set(err, DFU_E_FORMAT, "%s:%u: %s", dfui_name(name), line, msg);
+    return rc;
 }
 
 int dfui_err_off(struct dfu_err *err, const char *name, size_t off, const char *fmt, ...)
 {
-    char msg[DFU_ERR_MSG_MAX];
     va_list ap;
+    int rc;
 
-    if (err == NULL)
-        return DFU_E_FORMAT;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    rc = vformat_error(err, name, 0, off, fmt, ap);
     va_end(ap);
-    err->offset = (long)off;
-    return dfu_err_set(err, DFU_E_FORMAT, "%s: offset %zu: %s", dfui_name(name), off, msg);
+    return rc;
 }
 
 #ifndef DFU_WITH_LIBELF

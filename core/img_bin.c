@@ -72,27 +72,14 @@ static int bin_suffix(const uint8_t *buf, size_t len, const char *name, struct d
 int dfu_image_parse_bin(const uint8_t *buf, size_t len, uint32_t base, const char *name,
                         dfu_image **out, struct dfu_err *err)
 {
-    struct dfu_suffix sfx;
-    int found;
-    size_t n = 0;
+    uint8_t *copy = malloc(len > 0 ? len : 1);
 
     *out = NULL;
-    int rc = bin_suffix(buf, len, name, &sfx, &found, &n, err);
-    if (rc != 0)
-        return rc;
-    dfu_image *img = dfu_image_new();
-    if (img == NULL)
+    if (copy == NULL)
         return dfu_err_set(err, DFU_E_NOMEM, "out of memory");
-    rc = dfu_image_add(img, base, buf, n, err);
-    if (rc != 0) {
-        dfu_image_free(img);
-        return dfu_err_prefix(err, "%s", dfui_name(name));
-    }
-    dfu_image_set_format(img, DFU_FMT_BIN);
-    if (found)
-        dfu_image_set_suffix(img, &sfx);
-    *out = img;
-    return 0;
+    if (len > 0)
+        memcpy(copy, buf, len);
+    return dfui_parse_bin_owned(copy, len, len > 0 ? len : 1, base, name, out, err);
 }
 
 int dfui_parse_bin_owned(uint8_t *buf, size_t len, size_t cap, uint32_t base, const char *name,
@@ -184,9 +171,6 @@ int dfu_image_write_bin(const dfu_image *img, struct dfu_write_opts *opts, uint8
 {
     struct dfui_buf b = {0};
     int rc = dfui_emit_bin(img, opts, &b, err);
-    if (rc != 0) {
-        free(b.p);
-        return rc;
-    }
-    return dfui_buf_finish(&b, out, outlen, err);
+
+    return dfui_buf_finish(&b, rc, out, outlen, err);
 }

@@ -254,9 +254,6 @@ int dfu_image_write_dfuse(const dfu_image *img, struct dfu_write_opts *opts, uin
 {
     struct dfui_buf b = {0};
     int rc = dfui_emit_dfuse(img, opts, &b, err);
-    if (rc != 0) {
-        free(b.p);
-        return rc;
-    }
-    return dfui_buf_finish(&b, out, outlen, err);
+
+    return dfui_buf_finish(&b, rc, out, outlen, err);
 }

@@ -43,7 +43,7 @@ int dfui_ihex_pass(struct dfui_text *t, const char *name, int collect, dfu_image
                    struct dfu_err *err)
 {
     struct dfui_sink sink;
-    const unsigned char *ls, *q;
+    const unsigned char *ls, *s, *q;
     unsigned line = 0;
     uint32_t base = 0;
     int seen_eof = 0, has_entry = 0;
@@ -55,15 +55,8 @@ int dfui_ihex_pass(struct dfui_text *t, const char *name, int collect, dfu_image
     rc = dfui_sink_init(&sink, collect, err);
     if (rc != 0)
         goto fail;
-    while ((rc = dfui_text_line(t, &ls, &q, err)) == 1) {
+    while ((rc = dfui_text_record(t, &ls, &s, &q, err)) == 1) {
         line = t->line;
-        while (q > ls && dfui_is_space(q[-1]))
-            q--;
-        const unsigned char *s = ls;
-        while (s < q && dfui_is_space(*s))
-            s++;
-        if (s == q)
-            continue; /* blank line */
         if (seen_eof) {
             rc = dfui_err_line(err, name, line, "data after the end-of-file record");
             goto fail;
@@ -174,29 +167,17 @@ int dfui_ihex_pass(struct dfui_text *t, const char *name, int collect, dfu_image
             goto fail;
         }
     }
-    if (rc != 0)
-        goto fail;
-    if (!seen_eof) {
+    if (rc == 0 && !seen_eof)
         rc = dfui_err_line(err, name, line ? line : 1, "missing end-of-file record (type 01)");
-        goto fail;
-    }
-
-    return dfui_sink_finish(&sink, name, DFU_FMT_IHEX, has_entry, entry, out, err);
 fail:
-    dfui_sink_free(&sink);
-    return rc;
+    return dfui_sink_finish(&sink, rc, name, DFU_FMT_IHEX, has_entry, entry, out, err);
 }
 
 int dfu_image_parse_ihex(const uint8_t *buf, size_t len, const char *name, dfu_image **out,
                          struct dfu_err *err)
 {
-    struct dfui_text t;
-
-    dfui_text_mem(&t, buf, len);
-    return dfui_read_text(&t, name, dfui_ihex_pass, out, err);
+    return dfui_parse_text_mem(buf, len, name, dfui_ihex_pass, out, err);
 }
-
-static const char hexdig[] = "0123456789ABCDEF";
 
 /* One ":LLAAAATT...CC" line from @rec (length, address, type, data). */
 static void put_hex_record(struct dfui_buf *b, const uint8_t *rec, size_t n)
@@ -208,13 +189,10 @@ static void put_hex_record(struct dfui_buf *b, const uint8_t *rec, size_t n)
     *p++ = ':';
     for (size_t i = 0; i < n; i++) {
         sum += rec[i];
-        *p++ = (uint8_t)hexdig[rec[i] >> 4];
-        *p++ = (uint8_t)hexdig[rec[i] & 15];
+        p = dfui_put_hex(p, rec[i]);
     }
-    uint8_t cs = (uint8_t)(0x100 - (sum & 0xFF));
-    *p++ = (uint8_t)hexdig[cs >> 4];
-    *p++ = (uint8_t)hexdig[cs & 15];
-    *p++ = '\n';
+    p = dfui_put_hex(p, (0x100 - (sum & 0xFF)) & 0xFF);
+    *p = '\n';
     b->n += 1 + 2 * (n + 1) + 1;
 }
 
@@ -265,5 +243,5 @@ int dfu_image_write_ihex(const dfu_image *img, uint8_t **out, size_t *outlen, st
 {
     struct dfui_buf b = {0};
     dfui_emit_ihex(img, 16, &b);
-    return dfui_buf_finish(&b, out, outlen, err);
+    return dfui_buf_finish(&b, 0, out, outlen, err);
 }

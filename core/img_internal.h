@@ -124,9 +124,10 @@ void dfui_sink_free(struct dfui_sink *s);
 /** A data record of @len > 0 bytes from line @line: 0, DFUI_RESTART, or DFU_E_NOMEM. */
 int dfui_sink_put(struct dfui_sink *s, uint32_t addr, const uint8_t *data, uint32_t len,
                   unsigned line, const char *name, struct dfu_err *err);
-/** The image with its format and entry point, or the overlap error; frees the sink. */
-int dfui_sink_finish(struct dfui_sink *s, const char *name, enum dfu_format fmt, int has_entry,
-                     uint32_t entry, dfu_image **out, struct dfu_err *err);
+/** The end of a pass that returned @rc: the image with its format and entry point, or the
+ *  overlap error, or @rc itself when it is not 0; frees the sink. */
+int dfui_sink_finish(struct dfui_sink *s, int rc, const char *name, enum dfu_format fmt,
+                     int has_entry, uint32_t entry, dfu_image **out, struct dfu_err *err);
 
 /** One pass of a text reader over @t into a sink (collecting if @collect). */
 typedef int (*dfui_text_pass)(struct dfui_text *t, const char *name, int collect, dfu_image **out,
@@ -215,8 +216,9 @@ uint32_t dfui_buf_crc(const struct dfui_buf *b);
 /** 0, or DFU_E_NOMEM / DFU_E_IO for a latched failure (without a message for DFU_E_IO: the
  *  sink's owner knows what failed). */
 int dfui_buf_status(const struct dfui_buf *b, struct dfu_err *err);
-/** Hand the bytes to the caller (*out, *outlen) or free them and report NOMEM. */
-int dfui_buf_finish(struct dfui_buf *b, uint8_t **out, size_t *outlen, struct dfu_err *err);
+/** Hand the bytes to the caller (*out, *outlen), or free them and return @rc when it is not 0,
+ *  or NOMEM. */
+int dfui_buf_finish(struct dfui_buf *b, int rc, uint8_t **out, size_t *outlen, struct dfu_err *err);
 
 /* Writers into @b; errors that depend on the image (too large for the format) come before any
  * output. Record size: data bytes per line, 0 = 16. */
@@ -227,22 +229,26 @@ int dfui_emit_bin(const dfu_image *img, struct dfu_write_opts *opts, struct dfui
 int dfui_emit_dfuse(const dfu_image *img, struct dfu_write_opts *opts, struct dfui_buf *b,
                     struct dfu_err *err);
 
-/* Little-endian helpers. */
-static inline uint32_t dfui_le32(const uint8_t *p)
+#include "bytes.h"
+
+/* Two upper-case hex digits of v at p; returns the position after them. */
+static inline uint8_t *dfui_put_hex(uint8_t *p, unsigned v)
 {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    static const char digits[] = "0123456789ABCDEF";
+
+    p[0] = (uint8_t)digits[(v >> 4) & 15];
+    p[1] = (uint8_t)digits[v & 15];
+    return p + 2;
 }
-static inline uint16_t dfui_le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-static inline void dfui_put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
+
+/* The next line that is not blank: *ls its start, *s..*q the text without surrounding white
+ * space. 1, 0 at the end of the text, or an error (as dfui_text_line). */
+int dfui_text_record(struct dfui_text *t, const unsigned char **ls, const unsigned char **s,
+                     const unsigned char **q, struct dfu_err *err);
+
+/* Parse text in memory with one of the record passes (Intel HEX, S-record). */
+int dfui_parse_text_mem(const uint8_t *buf, size_t len, const char *name, dfui_text_pass pass,
+                        dfu_image **out, struct dfu_err *err);
 static inline void dfui_put16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t)v;

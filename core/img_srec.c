@@ -10,7 +10,7 @@ int dfui_srec_pass(struct dfui_text *t, const char *name, int collect, dfu_image
                    struct dfu_err *err)
 {
     struct dfui_sink sink;
-    const unsigned char *ls, *q;
+    const unsigned char *ls, *s, *q;
     unsigned line = 0;
     int terminated = 0, has_entry = 0;
     uint32_t entry = 0;
@@ -21,15 +21,8 @@ int dfui_srec_pass(struct dfui_text *t, const char *name, int collect, dfu_image
     rc = dfui_sink_init(&sink, collect, err);
     if (rc != 0)
         goto fail;
-    while ((rc = dfui_text_line(t, &ls, &q, err)) == 1) {
+    while ((rc = dfui_text_record(t, &ls, &s, &q, err)) == 1) {
         line = t->line;
-        while (q > ls && dfui_is_space(q[-1]))
-            q--;
-        const unsigned char *s = ls;
-        while (s < q && dfui_is_space(*s))
-            s++;
-        if (s == q)
-            continue;
         if (terminated) {
             rc = dfui_err_line(err, name, line, "record after the termination record");
             goto fail;
@@ -130,29 +123,17 @@ int dfui_srec_pass(struct dfui_text *t, const char *name, int collect, dfu_image
             break;
         }
     }
-    if (rc != 0)
-        goto fail;
-    if (nrec == 0) {
+    if (rc == 0 && nrec == 0)
         rc = dfui_err_line(err, name, line ? line : 1, "no records");
-        goto fail;
-    }
-
-    return dfui_sink_finish(&sink, name, DFU_FMT_SREC, has_entry, entry, out, err);
 fail:
-    dfui_sink_free(&sink);
-    return rc;
+    return dfui_sink_finish(&sink, rc, name, DFU_FMT_SREC, has_entry, entry, out, err);
 }
 
 int dfu_image_parse_srec(const uint8_t *buf, size_t len, const char *name, dfu_image **out,
                          struct dfu_err *err)
 {
-    struct dfui_text t;
-
-    dfui_text_mem(&t, buf, len);
-    return dfui_read_text(&t, name, dfui_srec_pass, out, err);
+    return dfui_parse_text_mem(buf, len, name, dfui_srec_pass, out, err);
 }
-
-static const char hexdig[] = "0123456789ABCDEF";
 
 /* "S<type><count><address+data><checksum>" from @body (address and data). */
 static void put_srec(struct dfui_buf *b, char type, const uint8_t *body, size_t n)
@@ -164,17 +145,13 @@ static void put_srec(struct dfui_buf *b, char type, const uint8_t *body, size_t 
     unsigned sum = (unsigned)(n + 1);
     *p++ = 'S';
     *p++ = (uint8_t)type;
-    *p++ = (uint8_t)hexdig[(n + 1) >> 4];
-    *p++ = (uint8_t)hexdig[(n + 1) & 15];
+    p = dfui_put_hex(p, (unsigned)(n + 1));
     for (size_t i = 0; i < n; i++) {
         sum += body[i];
-        *p++ = (uint8_t)hexdig[body[i] >> 4];
-        *p++ = (uint8_t)hexdig[body[i] & 15];
+        p = dfui_put_hex(p, body[i]);
     }
-    uint8_t cs = (uint8_t)~sum;
-    *p++ = (uint8_t)hexdig[cs >> 4];
-    *p++ = (uint8_t)hexdig[cs & 15];
-    *p++ = '\n';
+    p = dfui_put_hex(p, ~sum & 0xFF);
+    *p = '\n';
     b->n += chars;
 }
 
@@ -222,5 +199,5 @@ int dfu_image_write_srec(const dfu_image *img, uint8_t **out, size_t *outlen, st
 {
     struct dfui_buf b = {0};
     dfui_emit_srec(img, 16, &b);
-    return dfui_buf_finish(&b, out, outlen, err);
+    return dfui_buf_finish(&b, 0, out, outlen, err);
 }

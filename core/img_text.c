@@ -250,9 +250,13 @@ int dfui_sink_put(struct dfui_sink *s, uint32_t addr, const uint8_t *data, uint3
     return rc;
 }
 
-int dfui_sink_finish(struct dfui_sink *s, const char *name, enum dfu_format fmt, int has_entry,
-                     uint32_t entry, dfu_image **out, struct dfu_err *err)
+int dfui_sink_finish(struct dfui_sink *s, int rc, const char *name, enum dfu_format fmt,
+                     int has_entry, uint32_t entry, dfu_image **out, struct dfu_err *err)
 {
+    if (rc != 0) {
+        dfui_sink_free(s);
+        return rc;
+    }
     if (s->collect)
         return dfui_recs_to_image(&s->recs, name, fmt, has_entry, entry, out, err);
     if (s->conflict) {
@@ -267,4 +271,30 @@ int dfui_sink_finish(struct dfui_sink *s, const char *name, enum dfu_format fmt,
     s->img = NULL;
     dfui_sink_free(s);
     return 0;
+}
+
+int dfui_parse_text_mem(const uint8_t *buf, size_t len, const char *name, dfui_text_pass pass,
+                        dfu_image **out, struct dfu_err *err)
+{
+    struct dfui_text t;
+
+    dfui_text_mem(&t, buf, len);
+    return dfui_read_text(&t, name, pass, out, err);
+}
+
+int dfui_text_record(struct dfui_text *t, const unsigned char **ls, const unsigned char **s,
+                     const unsigned char **q, struct dfu_err *err)
+{
+    int rc;
+
+    while ((rc = dfui_text_line(t, ls, q, err)) == 1) {
+        while (*q > *ls && dfui_is_space((*q)[-1]))
+            (*q)--;
+        *s = *ls;
+        while (*s < *q && dfui_is_space(**s))
+            (*s)++;
+        if (*s < *q)
+            return 1;
+    }
+    return rc;
 }

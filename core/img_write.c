@@ -117,8 +117,12 @@ int dfui_buf_status(const struct dfui_buf *b, struct dfu_err *err)
     return b->fail ? DFU_E_IO : 0;
 }
 
-int dfui_buf_finish(struct dfui_buf *b, uint8_t **out, size_t *outlen, struct dfu_err *err)
+int dfui_buf_finish(struct dfui_buf *b, int rc, uint8_t **out, size_t *outlen, struct dfu_err *err)
 {
+    if (rc != 0) {
+        free(b->p);
+        return rc;
+    }
     if (b->oom || dfui_buf_room(b, 1) == NULL) { /* room for 1 so an empty output is non-NULL */
         free(b->p);
         return dfu_err_set(err, DFU_E_NOMEM, "out of memory");
@@ -158,11 +162,8 @@ int dfu_image_write(const dfu_image *img, enum dfu_format fmt, struct dfu_write_
 {
     struct dfui_buf b = {0};
     int rc = emit(img, fmt, opts, &b, err);
-    if (rc != 0) {
-        free(b.p);
-        return rc;
-    }
-    return dfui_buf_finish(&b, out, outlen, err);
+
+    return dfui_buf_finish(&b, rc, out, outlen, err);
 }
 
 static int ext_is(const char *ext, const char *want)

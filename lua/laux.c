@@ -43,6 +43,18 @@ uint32_t dfulua_checku32(lua_State *L, int arg)
     return (uint32_t)v;
 }
 
+const uint8_t *dfulua_checkdata(lua_State *L, int arg, uint32_t *addr, size_t *len)
+{
+    const char *data;
+
+    *addr = dfulua_checku32(L, arg);
+    data = luaL_checklstring(L, arg + 1, len);
+    luaL_argcheck(L, (uint64_t)*addr + *len <= 0x100000000ull, arg + 1,
+                  "data runs past 0xFFFFFFFF");
+    dfulua_checknargs(L, arg + 1);
+    return (const uint8_t *)data;
+}
+
 lua_Integer dfulua_optfield(lua_State *L, int idx, const char *k, lua_Integer def, lua_Integer lo,
                             lua_Integer hi)
 {
@@ -238,6 +250,20 @@ void dfulua_setbool(lua_State *L, const char *k, int v)
 {
     lua_pushboolean(L, v);
     lua_setfield(L, -2, k);
+}
+
+void dfulua_newclass(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods)
+{
+    if (luaL_newmetatable(L, name)) { /* [mt] */
+        luaL_setfuncs(L, meta, 0);
+        lua_newtable(L); /* [mt methods] */
+        luaL_setfuncs(L, methods, 0);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "__index"); /* [mt methods] */
+    } else {
+        lua_getfield(L, -1, "__index"); /* [mt methods] */
+    }
+    lua_remove(L, -2); /* [methods] */
 }
 
 void dfulua_setstr(lua_State *L, const char *k, const char *v)

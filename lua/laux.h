@@ -85,9 +85,15 @@ void dfulua_checknargs(lua_State *L, int max);
 /* t[k] = v for the table on top of the stack. */
 void dfulua_setint(lua_State *L, const char *k, lua_Integer v);
 void dfulua_setbool(lua_State *L, const char *k, int v);
+/* The metatable @name with the metamethods @meta and __index = a table of @methods, made once;
+ * leaves the methods table on the stack (for methods that are closures). */
+void dfulua_newclass(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods);
 void dfulua_setstr(lua_State *L, const char *k, const char *v);
 /* A 32-bit address or length argument. */
 uint32_t dfulua_checku32(lua_State *L, int arg);
+/* An address (arg) and a data string (arg + 1) that fits below 4 GiB; also checks that no
+ * argument follows. */
+const uint8_t *dfulua_checkdata(lua_State *L, int arg, uint32_t *addr, size_t *len);
 /* Optional integer field of an options table at @idx (nil -> @def), range-checked. */
 lua_Integer dfulua_optfield(lua_State *L, int idx, const char *k, lua_Integer def, lua_Integer lo,
                             lua_Integer hi);

@@ -503,31 +503,50 @@ static int dev_getstate(lua_State *L)
     return done(L, b, 2);
 }
 
-/* A request without arguments: dev:clrstatus(), dev:abort(), dev:abort_to_idle(),
- * dev:mass_erase(). */
-static int plain_request(lua_State *L, int (*req)(dfu_dev *, struct dfu_err *))
+/* Requests that take the device alone, or the device and an address: each kind is one
+ * binding, registered as a closure over the request's index in its table. */
+static const struct {
+    const char *name;
+    int (*fn)(dfu_dev *, struct dfu_err *);
+} plain_requests[] = {
+    {"clrstatus", dfu_clrstatus},
+    {"abort", dfu_abort},
+    {"abort_to_idle", dfu_abort_to_idle},
+    {"mass_erase", dfuse_mass_erase},
+    {"read_unprotect", dfuse_read_unprotect},
+};
+
+static const struct {
+    const char *name;
+    int (*fn)(dfu_dev *, uint32_t, struct dfu_err *);
+} address_requests[] = {
+    {"set_address", dfuse_set_address},
+    {"erase_page", dfuse_erase_page},
+};
+
+/* dev:clrstatus(), dev:abort(), dev:abort_to_idle(), dev:mass_erase(), dev:read_unprotect() */
+static int plain_request(lua_State *L)
 {
     struct ldev *b = checkdev(L);
+    lua_Integer i = lua_tointeger(L, lua_upvalueindex(1));
     struct dfu_err e;
 
     dfulua_checknargs(L, 1);
     dfu_err_clear(&e);
-    return ok_or_fail(L, b, req(b->dev, &e), &e);
+    return ok_or_fail(L, b, plain_requests[i].fn(b->dev, &e), &e);
 }
 
-static int dev_clrstatus(lua_State *L)
+/* dev:set_address(a), dev:erase_page(a) */
+static int address_request(lua_State *L)
 {
-    return plain_request(L, dfu_clrstatus);
-}
+    struct ldev *b = checkdev(L);
+    lua_Integer i = lua_tointeger(L, lua_upvalueindex(1));
+    uint32_t a = dfulua_checku32(L, 2);
+    struct dfu_err e;
 
-static int dev_abort(lua_State *L)
-{
-    return plain_request(L, dfu_abort);
-}
-
-static int dev_abort_to_idle(lua_State *L)
-{
-    return plain_request(L, dfu_abort_to_idle);
+    dfulua_checknargs(L, 2);
+    dfu_err_clear(&e);
+    return ok_or_fail(L, b, address_requests[i].fn(b->dev, a, &e), &e);
 }
 
 static int dev_detach(lua_State *L)
@@ -615,55 +634,16 @@ static int dev_get_commands(lua_State *L)
     return done(L, b, 1);
 }
 
-/* A DfuSe command with an address: dev:set_address(a), dev:erase_page(a). */
-static int address_request(lua_State *L, int (*req)(dfu_dev *, uint32_t, struct dfu_err *))
-{
-    struct ldev *b = checkdev(L);
-    uint32_t a = dfulua_checku32(L, 2);
-    struct dfu_err e;
-
-    dfulua_checknargs(L, 2);
-    dfu_err_clear(&e);
-    return ok_or_fail(L, b, req(b->dev, a, &e), &e);
-}
-
-static int dev_set_address(lua_State *L)
-{
-    return address_request(L, dfuse_set_address);
-}
-
-static int dev_erase_page(lua_State *L)
-{
-    return address_request(L, dfuse_erase_page);
-}
-
-static int dev_mass_erase(lua_State *L)
-{
-    return plain_request(L, dfuse_mass_erase);
-}
-
-static int dev_read_unprotect(lua_State *L)
-{
-    struct ldev *b = checkdev(L);
-    struct dfu_err e;
-
-    dfulua_checknargs(L, 1);
-    dfu_err_clear(&e);
-    return ok_or_fail(L, b, dfuse_read_unprotect(b->dev, &e), &e);
-}
-
 static int dev_write(lua_State *L)
 {
     struct ldev *b = checkdev(L);
-    uint32_t a = dfulua_checku32(L, 2);
+    uint32_t a;
     size_t len;
-    const char *data = luaL_checklstring(L, 3, &len);
+    const uint8_t *data = dfulua_checkdata(L, 2, &a, &len);
     struct dfu_err e;
 
-    luaL_argcheck(L, (uint64_t)a + len <= 0x100000000ull, 3, "data runs past 0xFFFFFFFF");
-    dfulua_checknargs(L, 3);
     dfu_err_clear(&e);
-    return ok_or_fail(L, b, dfuse_write(b->dev, a, (const uint8_t *)data, len, NULL, &e), &e);
+    return ok_or_fail(L, b, dfuse_write(b->dev, a, data, len, NULL, &e), &e);
 }
 
 static int dev_read(lua_State *L)
@@ -774,18 +754,11 @@ static const luaL_Reg dev_methods[] = {
     {"sim", dev_sim},
     {"getstatus", dev_getstatus},
     {"getstate", dev_getstate},
-    {"clrstatus", dev_clrstatus},
-    {"abort", dev_abort},
-    {"abort_to_idle", dev_abort_to_idle},
     {"detach", dev_detach},
     {"dnload", dev_dnload},
     {"upload", dev_upload},
     {"wait_status", dev_wait_status},
     {"get_commands", dev_get_commands},
-    {"set_address", dev_set_address},
-    {"erase_page", dev_erase_page},
-    {"mass_erase", dev_mass_erase},
-    {"read_unprotect", dev_read_unprotect},
     {"write", dev_write},
     {"read", dev_read},
     {"leave", dev_leave},
@@ -802,10 +775,16 @@ static const luaL_Reg dev_meta[] = {
 
 void dfulua_dev_types(lua_State *L)
 {
-    if (luaL_newmetatable(L, DFU_MT_DEVICE)) { /* [mt] */
-        luaL_setfuncs(L, dev_meta, 0);
-        luaL_newlib(L, dev_methods);    /* [mt methods] */
-        lua_setfield(L, -2, "__index"); /* [mt] */
+    dfulua_newclass(L, DFU_MT_DEVICE, dev_meta, dev_methods); /* [methods] */
+    for (size_t i = 0; i < sizeof plain_requests / sizeof plain_requests[0]; i++) {
+        lua_pushinteger(L, (lua_Integer)i);
+        lua_pushcclosure(L, plain_request, 1);
+        lua_setfield(L, -2, plain_requests[i].name);
+    }
+    for (size_t i = 0; i < sizeof address_requests / sizeof address_requests[0]; i++) {
+        lua_pushinteger(L, (lua_Integer)i);
+        lua_pushcclosure(L, address_request, 1);
+        lua_setfield(L, -2, address_requests[i].name);
     }
     lua_pop(L, 1);
 }

@@ -252,15 +252,13 @@ static int result(lua_State *L, int rc, const struct dfu_err *e)
 static int img_add(lua_State *L)
 {
     dfu_image *img = checkimg(L, 1);
-    uint32_t a = dfulua_checku32(L, 2);
+    uint32_t a;
     size_t len;
-    const char *data = luaL_checklstring(L, 3, &len);
+    const uint8_t *data = dfulua_checkdata(L, 2, &a, &len);
     struct dfu_err e;
 
-    luaL_argcheck(L, (uint64_t)a + len <= 0x100000000ull, 3, "data runs past 0xFFFFFFFF");
-    dfulua_checknargs(L, 3);
     dfu_err_clear(&e);
-    return result(L, dfu_image_add(img, a, (const uint8_t *)data, len, &e), &e);
+    return result(L, dfu_image_add(img, a, data, len, &e), &e);
 }
 
 static int img_merge(lua_State *L)
@@ -507,11 +505,7 @@ static const luaL_Reg img_meta[] = {
 
 void dfulua_img_types(lua_State *L)
 {
-    if (luaL_newmetatable(L, DFU_MT_IMAGE)) { /* [mt] */
-        luaL_setfuncs(L, img_meta, 0);
-        luaL_newlib(L, img_methods);    /* [mt methods] */
-        lua_setfield(L, -2, "__index"); /* [mt] */
-    }
+    dfulua_newclass(L, DFU_MT_IMAGE, img_meta, img_methods); /* [methods] */
     lua_pop(L, 1);
 }
 

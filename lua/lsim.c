@@ -106,16 +106,14 @@ static int sim_read(lua_State *L)
 static int sim_write(lua_State *L)
 {
     dfu_sim *s = dfulua_checksim(L, 1);
-    uint32_t a = dfulua_checku32(L, 2);
+    uint32_t a;
     size_t len;
-    const char *data = luaL_checklstring(L, 3, &len);
+    const uint8_t *data = dfulua_checkdata(L, 2, &a, &len);
     struct dfu_err e;
     int rc;
 
-    luaL_argcheck(L, (uint64_t)a + len <= 0x100000000ull, 3, "data runs past 0xFFFFFFFF");
-    dfulua_checknargs(L, 3);
     dfu_err_clear(&e);
-    rc = dfu_sim_write_mem(s, a, (const uint8_t *)data, len, &e);
+    rc = dfu_sim_write_mem(s, a, data, len, &e);
     if (rc < 0)
         return dfulua_fail(L, rc, &e);
     lua_pushboolean(L, 1);
@@ -222,11 +220,7 @@ static const luaL_Reg sim_meta[] = {
 
 void dfulua_sim_types(lua_State *L)
 {
-    if (luaL_newmetatable(L, DFU_MT_SIM)) { /* [mt] */
-        luaL_setfuncs(L, sim_meta, 0);
-        luaL_newlib(L, sim_methods);    /* [mt methods] */
-        lua_setfield(L, -2, "__index"); /* [mt] */
-    }
+    dfulua_newclass(L, DFU_MT_SIM, sim_meta, sim_methods); /* [methods] */
     lua_pop(L, 1);
 }
 

@@ -18,6 +18,7 @@
 
 #include <stdio.h>
 
+#include "../bytes.h"
 #include "dfu/sim.h"
 
 enum sim_family { SIM_FAM_H7, SIM_FAM_F4, SIM_FAM_PLAIN };

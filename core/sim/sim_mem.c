@@ -35,18 +35,6 @@ static int add_region(dfu_sim *s, uint32_t base, uint32_t size, enum sim_kind ki
     return 0;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 int simi_mem_init(dfu_sim *s, struct dfu_err *err)
 {
@@ -86,7 +74,7 @@ int simi_mem_init(dfu_sim *s, struct dfu_err *err)
         struct sim_region *r = simi_region(s, p->uid_addr);
         uint32_t o = p->uid_addr - r->base;
         for (unsigned i = 0; i < 3; i++)
-            put32(r->mem + o + 4 * i, p->uid[i]);
+            dfui_put32(r->mem + o + 4 * i, p->uid[i]);
         uint32_t fo = p->fam == SIM_FAM_H7 ? 0x80 : 0x12; /* 0x1FF1E880 / 0x1FFF7A22 */
         r->mem[o + fo] = (uint8_t)(fsize / 1024);
         r->mem[o + fo + 1] = (uint8_t)(fsize / 1024 >> 8);
@@ -342,7 +330,7 @@ uint32_t simi_rd32(dfu_sim *s, uint32_t addr)
         struct sim_region *r = simi_region(s, addr + i);
         b[i] = r != NULL ? r->mem[addr + i - r->base] : 0xFF;
     }
-    return get32(b);
+    return dfui_le32(b);
 }
 
 int dfu_sim_read_mem(dfu_sim *s, uint32_t addr, uint8_t *buf, size_t len, struct dfu_err *err)

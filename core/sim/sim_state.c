@@ -141,18 +141,6 @@ static int page_blank(const struct target *t, uint32_t pg)
     return 1;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* ---- building the bytes ---- */
 
@@ -182,7 +170,7 @@ static int blob_u32(struct blob *b, uint32_t v)
 {
     uint8_t x[4];
 
-    put32(x, v);
+    dfui_put32(x, v);
     return blob_put(b, x, 4);
 }
 
@@ -202,7 +190,7 @@ static int snapshot_record(struct blob *b, const struct target *t)
     }
     if (rc != 0)
         return DFU_E_NOMEM;
-    put32(b->p + cnt_at, npages);
+    dfui_put32(b->p + cnt_at, npages);
     return blob_u32(b, dfu_crc32(0, b->p + start, b->n - start)) ? DFU_E_NOMEM : 0;
 }
 
@@ -243,8 +231,8 @@ static int journal_entry(struct blob *b, const struct target *t, unsigned nt, ui
     }
     if (rc != 0)
         return DFU_E_NOMEM;
-    put32(b->p + 4, (uint32_t)b->n + 4);
-    put32(b->p + 8, *count);
+    dfui_put32(b->p + 4, (uint32_t)b->n + 4);
+    dfui_put32(b->p + 8, *count);
     return blob_u32(b, dfu_crc32(0, b->p, b->n)) ? DFU_E_NOMEM : 0;
 }
 
@@ -268,18 +256,18 @@ static int parse_snapshot(const uint8_t *d, size_t n, const char *profile, struc
                                path, n);                                                           \
     } while (0)
     NEED(32);
-    if (memcmp(d, "DFUSIMST", 8) != 0 || get32(d + 8) != 1)
+    if (memcmp(d, "DFUSIMST", 8) != 0 || dfui_le32(d + 8) != 1)
         return dfu_err_set(err, DFU_E_FORMAT, "sim: %s is not a simulator state file", path);
     if (strncmp((const char *)d + 12, profile, 16) != 0)
         return dfu_err_set(err, DFU_E_FORMAT, "sim: state file %s belongs to profile %.16s, not %s",
                            path, (const char *)d + 12, profile);
-    uint32_t nrec = get32(d + 28);
+    uint32_t nrec = dfui_le32(d + 28);
     off = 32;
     for (uint32_t r = 0; r < nrec; r++) {
         size_t start = off;
         NEED(16);
-        uint32_t tag = get32(d + off), size = get32(d + off + 4), fill = get32(d + off + 8);
-        uint32_t npages = get32(d + off + 12);
+        uint32_t tag = dfui_le32(d + off), size = dfui_le32(d + off + 4), fill = dfui_le32(d + off + 8);
+        uint32_t npages = dfui_le32(d + off + 12);
         struct target *tg = find_target(t, nt, tag);
         off += 16;
         if (tg == NULL || tg->size != size || fill > 0xFF)
@@ -294,7 +282,7 @@ static int parse_snapshot(const uint8_t *d, size_t n, const char *profile, struc
                 scan = n + 1;
                 break;
             }
-            uint32_t pg = get32(d + scan);
+            uint32_t pg = dfui_le32(d + scan);
             if ((uint64_t)pg * SIM_PAGE >= size)
                 return dfu_err_set(err, DFU_E_FORMAT, "sim: state file %s: bad page %u in 0x%08x",
                                    path, (unsigned)pg, (unsigned)tag);
@@ -302,12 +290,12 @@ static int parse_snapshot(const uint8_t *d, size_t n, const char *profile, struc
         }
         off = scan > n ? n : scan;
         NEED((scan - off) + 4);
-        if (dfu_crc32(0, d + start, off - start) != get32(d + off))
+        if (dfu_crc32(0, d + start, off - start) != dfui_le32(d + off))
             return dfu_err_set(err, DFU_E_FORMAT, "sim: state file %s: CRC mismatch in 0x%08x",
                                path, (unsigned)tag);
         memset(tg->mem, (int)fill, size);
         for (size_t q = start + 16; q < off;) {
-            uint32_t pg = get32(d + q), m = page_len(tg, pg);
+            uint32_t pg = dfui_le32(d + q), m = page_len(tg, pg);
             memcpy(tg->mem + pg * SIM_PAGE, d + q + 4, m);
             q += 4 + m;
         }
@@ -334,7 +322,7 @@ static int all_zero(const uint8_t *p, size_t n)
 static int apply_entry(const uint8_t *e, uint32_t len, struct target *t, unsigned nt,
                        const char *path, size_t at, struct dfu_err *err)
 {
-    uint32_t count = get32(e + 8), q;
+    uint32_t count = dfui_le32(e + 8), q;
     int pass;
 
     for (pass = 0; pass < 2; pass++) { /* check, then apply */
@@ -342,8 +330,8 @@ static int apply_entry(const uint8_t *e, uint32_t len, struct target *t, unsigne
         for (uint32_t i = 0; i < count; i++) {
             if (len - 4 - q < 12)
                 goto bad;
-            struct target *tg = find_target(t, nt, get32(e + q));
-            uint32_t pg = get32(e + q + 4), m = get32(e + q + 8);
+            struct target *tg = find_target(t, nt, dfui_le32(e + q));
+            uint32_t pg = dfui_le32(e + q + 4), m = dfui_le32(e + q + 8);
             if (tg == NULL || (uint64_t)pg * SIM_PAGE >= tg->size ||
                 (m != 0 && m != page_len(tg, pg)) || len - 4 - q - 12 < m)
                 goto bad;
@@ -380,7 +368,7 @@ static int parse(const uint8_t *d, size_t n, const char *profile, struct target 
             pr->cut = 1; /* a cut header, or the zeros a crash can leave past the end */
             break;
         }
-        len = get32(d + off + 4);
+        len = dfui_le32(d + off + 4);
         if (memcmp(d + off, "DFUJ", 4) != 0 || len < ENTRY_MIN)
             return dfu_err_set(err, DFU_E_FORMAT, "sim: state file %s: bad data at byte %zu", path,
                                off);
@@ -388,7 +376,7 @@ static int parse(const uint8_t *d, size_t n, const char *profile, struct target 
             pr->cut = 1;
             break;
         }
-        if (dfu_crc32(0, d + off, len - 4) != get32(d + off + len - 4)) {
+        if (dfu_crc32(0, d + off, len - 4) != dfui_le32(d + off + len - 4)) {
             if (len == rest) {
                 pr->cut = 1;
                 break;

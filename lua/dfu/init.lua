@@ -24,25 +24,21 @@ if package.dfush_scripts == nil then
   end
 end
 
-local core = require "dfu.core"
-local image = require "dfu.image"
-local sim = require "dfu.sim"
 local util = require "dfu.util"
-local recipe = require "dfu.recipe"
 local flash = require "dfu.flash"
 
 local M = {
-  core = core, image = image, sim = sim,
+  core = require "dfu.core", image = require "dfu.image", sim = require "dfu.sim",
   util = util, flash = flash, plan = require "dfu.plan", leave = require "dfu.leave",
   json = require "dfu.json", family = require "dfu.family",
   -- the Lua API of dfu.ob: nil, msg, code, err instead of raising (the rest as the module has it)
   ob = util.safe_module(require "dfu.ob", { "read", "decode", "set", "unprotect", "protected_sectors" }),
-  Error = util.Error, version = core.version,
+  Error = util.Error, version = require("dfu.core").version,
 }
 
 M.check = util.check
 M.raise = util.raise
-M.recipe = recipe.new
+M.recipe = require("dfu.recipe").new
 
 --- Build a device string from a table {vid=, pid=, serial=, path=, alt=} or {sim="stm32h753", ...}.
 function M.devstr(t)
@@ -72,13 +68,13 @@ end
 --- Open a device: dfu.open("sim:stm32h753"), dfu.open{vid=0x0483, pid=0xdf11, serial="..."}.
 --- Returns the Device or nil, msg, code.
 function M.open(spec)
-  return core.open(M.devstr(spec))
+  return M.core.open(M.devstr(spec))
 end
 
 --- List DFU devices (USB) or, with a device string, the devices it matches.
 function M.list(spec)
-  if spec == nil then return core.list() end
-  return core.list(M.devstr(spec))
+  if spec == nil then return M.core.list() end
+  return M.core.list(M.devstr(spec))
 end
 
 -- ---- device helpers (added to the dfu.Device methods) ----
