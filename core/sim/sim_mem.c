@@ -35,7 +35,6 @@ static int add_region(dfu_sim *s, uint32_t base, uint32_t size, enum sim_kind ki
     return 0;
 }
 
-
 int simi_mem_init(dfu_sim *s, struct dfu_err *err)
 {
     const struct sim_profile *p = s->p;

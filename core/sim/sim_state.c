@@ -141,7 +141,6 @@ static int page_blank(const struct target *t, uint32_t pg)
     return 1;
 }
 
-
 /* ---- building the bytes ---- */
 
 struct blob {
@@ -266,7 +265,8 @@ static int parse_snapshot(const uint8_t *d, size_t n, const char *profile, struc
     for (uint32_t r = 0; r < nrec; r++) {
         size_t start = off;
         NEED(16);
-        uint32_t tag = dfui_le32(d + off), size = dfui_le32(d + off + 4), fill = dfui_le32(d + off + 8);
+        uint32_t tag = dfui_le32(d + off), size = dfui_le32(d + off + 4),
+                 fill = dfui_le32(d + off + 8);
         uint32_t npages = dfui_le32(d + off + 12);
         struct target *tg = find_target(t, nt, tag);
         off += 16;
