@@ -32,7 +32,9 @@ uint64_t dfu_transport_now_us(struct dfu_transport *t)
 
 void dfu_transport_sleep_us(struct dfu_transport *t, uint64_t us)
 {
-    if (t->ops->sleep_us != NULL)
+    if (t->waiter.wait != NULL)
+        t->waiter.wait(t->waiter.ud, t, dfu_transport_now_us(t) + us);
+    else if (t->ops->sleep_us != NULL)
         t->ops->sleep_us(t, us);
     else
         dfu_clock_sleep_us(us);

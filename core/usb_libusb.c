@@ -562,7 +562,7 @@ static int tr_wait_reenumerate(struct dfu_transport *t, unsigned timeout_ms, str
             struct timeval tv = {0, (long)REENUM_POLL_MS * 1000};
             libusb_handle_events_timeout_completed(u->ctx, &tv, NULL);
         } else {
-            dfu_clock_sleep_us(REENUM_POLL_MS * 1000u);
+            dfu_transport_sleep_us(t, REENUM_POLL_MS * 1000u);
         }
     }
     if (have_hp)

@@ -53,8 +53,18 @@ struct dfu_transport_ops {
     int (*wait_reenumerate)(struct dfu_transport *t, unsigned timeout_ms, struct dfu_err *err);
 };
 
+/* The one place a request waits (a device's poll timeout, a busy device, polling for a device
+ * that re-enumerates): dfu_transport_sleep_us() calls @wait when it is set, else the
+ * transport's own sleep. A scheduler that runs several devices in one process installs it
+ * (dfu_dev_set_waiter) to run other work until @until_us on the transport's clock. */
+struct dfu_waiter {
+    void (*wait)(void *ud, struct dfu_transport *t, uint64_t until_us);
+    void *ud;
+};
+
 struct dfu_transport {
     const struct dfu_transport_ops *ops;
+    struct dfu_waiter waiter; /* zero: the transport sleeps by itself */
 };
 
 /* What enumeration reports about one DFU interface alternate setting; plain data. */

@@ -240,7 +240,7 @@ static const struct dfu_transport_ops fake_ops = {
 
 static int test_probe(void)
 {
-    struct fake f = {{&fake_ops}, 0, 0};
+    struct fake f = {{&fake_ops, {NULL, NULL}}, 0, 0};
     struct dfu_devinfo info;
     struct dfu_err e;
 
@@ -267,7 +267,7 @@ static int test_probe(void)
 
 static int test_dev_open_alts(void)
 {
-    struct fake f = {{&fake_ops}, 0, 0};
+    struct fake f = {{&fake_ops, {NULL, NULL}}, 0, 0};
     struct dfu_devinfo info;
     const struct dfu_alt *alts;
     struct dfu_err e;
