@@ -53,9 +53,14 @@ return dfu.recipe {
 image info prints the format, entry point and segments (address, size, CRC-32); with --json the object is {"format","entry","segments":[{"address","size","crc32"}],"targets":[...]}.
 image convert writes OUT in the format of its extension: .bin .hex .s19 .dfu.]],
   args = { { name = "action" }, { name = "files", many = true } },
+  options = {
+    { name = "vid", arg = "VID", help = "convert to .dfu: the USB vendor ID in the DFU suffix (hex; default 0483)" },
+    { name = "pid", arg = "PID", help = "convert to .dfu: the USB product ID in the DFU suffix (hex; default df11)" },
+  },
   examples = {
     "dfush image info tests/fixtures/h7_seed.elf --json",
     "dfush image convert app.bin@0x08000000 app.hex",
+    "dfush image convert app.elf app.dfu --vid 0x0483 --pid 0xdf11",
   },
   run = function(ctx, p)
     if p.action == "info" then
@@ -64,8 +69,22 @@ image convert writes OUT in the format of its extension: .bin .hex .s19 .dfu.]],
       info(ctx, img, path)
     elseif p.action == "convert" then
       if #p.files ~= 2 then util.usage("usage: dfush image convert IN[@ADDR] OUT") end
+      local opts
+      if p.vid or p.pid then
+        if not p.files[2]:lower():match("%.dfu$") then
+          util.usage("image convert: --vid and --pid go into a DfuSe file's suffix; OUT must end in .dfu")
+        end
+        local function id(v, what)
+          local n = v and tonumber((v:gsub("^0[xX]", "")), 16)
+          if v and not (n and n >= 0 and n <= 0xFFFF and v:match("^%s*0?[xX]?%x+%s*$")) then
+            util.usage("image convert: %s '%s' is not a 16-bit hex ID", what, v)
+          end
+          return n
+        end
+        opts = { vid = id(p.vid, "--vid") or 0x0483, pid = id(p.pid, "--pid") or 0xdf11 }
+      end
       local img, path = load(ctx, p.files[1])
-      local ok, msg, code = img:save(p.files[2])
+      local ok, msg, code = img:save(p.files[2], opts)
       if not ok then util.raise(string.format("cannot write %s: %s", p.files[2], msg), code == "IO" and "ERROR" or "USAGE") end
       if msg then ctx:log("warn", "%s", msg) end
       ctx:set_result { ok = true, input = path, output = p.files[2], size = img:size() }

@@ -4,11 +4,13 @@ local util = dfu.util
 
 return dfu.recipe {
   name = "read",
-  usage = "read ADDR LEN -o OUT [--alt A]",
+  usage = "read [ADDR [LEN]] -o OUT [--alt A]",
   help = [[Read device memory into a file.
 
+Without LEN the read runs to the end of the readable memory that holds ADDR; without ADDR it reads the whole readable memory of the alt setting (the flash, by default).
+
 The output format follows OUT's extension: .bin (raw), .hex (Intel HEX), .s19/.srec (Motorola S-record); .hex and .s19 keep the address.]],
-  args = { { name = "addr" }, { name = "len" } },
+  args = { { name = "addr", optional = true }, { name = "len", optional = true } },
   options = {
     { name = "output", short = "o", arg = "OUT", help = "output file (required)" },
     { name = "alt", arg = "A", help = "alt setting by number or name prefix" },
@@ -16,24 +18,42 @@ The output format follows OUT's extension: .bin (raw), .hex (Intel HEX), .s19/.s
   examples = {
     "dfush -d sim:stm32h753 read 0x08000000 128K -o dump.bin",
     "dfush read 0x1FFF7800 528 --alt OTP -o otp.hex",
+    "dfush read -o whole-flash.bin",
   },
   run = function(ctx, p)
-    local addr = util.addr_arg(p.addr, "ADDR")
-    local len = util.len_arg(p.len, "LEN")
+    local addr = p.addr and util.addr_arg(p.addr, "ADDR")
+    local len = p.len and util.len_arg(p.len, "LEN")
     if not p.output then util.usage("read: give the output file with -o OUT") end
     local ext = p.output:match("%.([%w]+)$")
     local known = { bin = true, hex = true, ihex = true, s19 = true, srec = true, mot = true, dfu = true }
     if not ext or not known[ext:lower()] then
       util.usage("read: cannot tell the format of '%s'; use .bin, .hex or .s19", p.output)
     end
-    util.check_span(addr, len, "read ADDR LEN")
+    if addr and len then util.check_span(addr, len, "read ADDR LEN") end
     util.check_output(p.output)
     local dev <close> = ctx:open()
     if p.alt then
       local a = dfu.plan.select_alt(dev:alts(), p.alt)
       dfu.check(dev:set_alt(a.alt))
     end
-    dfu.plan.check_readable(dfu.plan.select_alt(dev:alts(), dev:alt()), addr, len)
+    local alt = dfu.plan.select_alt(dev:alts(), dev:alt())
+    if not len then
+      -- the readable memory of the alt: all of it, or the contiguous part from ADDR on
+      if not alt.layout then util.usage("read: %s has no memory layout; give ADDR and LEN", dfu.plan.alt_label(alt)) end
+      local ranges = dfu.plan.ranges(dfu.plan.sectors(alt.layout), function(x) return x.readable ~= false end)
+      local r = ranges[1]
+      for _, x in ipairs(ranges) do
+        if addr and addr >= x.address and addr < x.address + x.size then r = x end
+      end
+      if not r then util.usage("read: %s has no readable memory", dfu.plan.alt_label(alt)) end
+      addr = addr or r.address
+      if addr < r.address or addr >= r.address + r.size then
+        util.raise(string.format("read: %s is outside the readable memory of %s", util.hex(addr),
+          dfu.plan.alt_label(alt)), "RANGE", { address = addr })
+      end
+      len = r.address + r.size - addr
+    end
+    dfu.plan.check_readable(alt, addr, len)
     local xfer = dfu.flash.transfer_size(dev)
     local chunk = xfer * dfu.flash.CHUNK_BLOCKS
     local parts, done = {}, 0
