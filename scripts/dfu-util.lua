@@ -20,8 +20,9 @@ What dfush does differently from dfu-util 0.11:
     "ln -s /usr/bin/dfush-dfu-util ~/bin/dfu-util   # then dfu-util runs dfush",
   },
   run = function(ctx, p)
+    -- with --json, stdout holds the one JSON object; dfu-util's own output goes to stderr
     local status = require("dfu.dfuutil").main(p.argv, {
-      stdout = ctx.stdout, stderr = ctx.stderr, device = ctx.device, prog = "dfu-util" })
+      stdout = ctx.json and ctx.stderr or ctx.stdout, stderr = ctx.stderr, device = ctx.device, prog = "dfu-util" })
     ctx:set_result { ok = status == 0, exit_status = status }
     return status
   end,

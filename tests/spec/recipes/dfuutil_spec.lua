@@ -546,8 +546,9 @@ describe("dfush dfu-util: dfu-util's output and exit statuses", function()
   it("the JSON of dfush --json dfu-util carries the exit status", function()
     local r = support.cli { "--json", "-d", "sim:stm32h753", "dfu-util", "-a", "0", "-D", "/nonexistent" }
     assert.are.equal(66, r.code)
-    local last = r.stdout:match("([^\n]+)\n?$")
-    local j = json.decode(last)
+    local j = json.decode(r.stdout) -- the one object; dfu-util's text went to stderr
     assert.are.equal(66, j.exit_status)
+    assert.is_false(j.ok)
+    assert.matches("dfu-util 0.11", r.stderr, 1, true)
   end)
 end)
