@@ -7,7 +7,9 @@ return dfu.recipe {
   name = "dfu-util",
   usage = "dfu-util [dfu-util options] ...",
   raw = true,
-  help = [[dfu-util 0.11's command line, options, output and exit statuses, with dfush doing the work.
+  help = [[dfu-util 0.11's command line and output; dfush does the work.
+
+The options (long and short), the -l lines, the messages and the exit statuses are dfu-util 0.11's.
 
 Existing scripts, Makefiles and tools switch by calling dfush dfu-util, or the dfush-dfu-util link installed next to dfush, put first on PATH under the name dfu-util (or named in a tool's settings, e.g. labgrid's tools: dfu-util: /usr/bin/dfush-dfu-util). dfush dfu-util -h lists the options. The device is the one on USB that the options match, or the one -d DEV (before dfu-util) or $DFUSH_DEVICE names, such as a simulator: DFUSH_DEVICE=sim:stm32h753 dfush-dfu-util -l.
 
