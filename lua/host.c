@@ -4,6 +4,8 @@
  *   dfush                       REPL (stdin a TTY) with `dfu` loaded; else run stdin
  *   dfush SCRIPT [ARGS] | -e STAT | -l MOD | -i | - | --    run Lua like `lua` does
  *   dfush [OPTIONS] COMMAND ... require("dfu.cli").main(arg), whose result is the exit code
+ * Invoked as dfu-util or dfush-dfu-util (a link), it is dfu-util's command line instead:
+ * require("dfu.dfuutil").main(arg).
  */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <limits.h>
@@ -450,19 +452,19 @@ static int lua_mode(lua_State *L, int argc, char **argv)
     return 0;
 }
 
-/* Run require("dfu.cli").main(arg); its result is the exit code. */
-static int cli_mode(lua_State *L, int argc, char **argv)
+/* Run require(module).main(arg); its result is the exit code. */
+static int cli_mode(lua_State *L, int argc, char **argv, const char *module)
 {
     int status, code;
 
     createargtable(L, argv, argc, 0);
     lua_getglobal(L, "require");
-    lua_pushliteral(L, "dfu.cli");
+    lua_pushstring(L, module);
     status = docall(L, 1, 1);
     if (report(L, status) != LUA_OK)
         return 1;
     if (lua_getfield(L, -1, "main") != LUA_TFUNCTION) {
-        fprintf(stderr, "%s: dfu.cli has no main function\n", progname);
+        fprintf(stderr, "%s: %s has no main function\n", progname, module);
         return 1;
     }
     lua_getglobal(L, "arg");
@@ -483,6 +485,12 @@ static const struct {
     {"dfu.sim", luaopen_dfu_sim},
 };
 
+/* The names under which the host is dfu-util's command line (doc/usage.md "dfu-util"). */
+static int is_dfuutil_name(const char *name)
+{
+    return strcmp(name, "dfu-util") == 0 || strcmp(name, "dfush-dfu-util") == 0;
+}
+
 static int pmain(lua_State *L)
 {
     int argc = (int)lua_tointeger(L, 1);
@@ -499,7 +507,12 @@ static int pmain(lua_State *L)
     setpaths(L);
     lua_warning(L, "@on", 0);
     lua_settop(L, 0);
-    lua_pushinteger(L, is_lua_mode(argc, argv) ? lua_mode(L, argc, argv) : cli_mode(L, argc, argv));
+    if (is_dfuutil_name(progname))
+        lua_pushinteger(L, cli_mode(L, argc, argv, "dfu.dfuutil"));
+    else if (is_lua_mode(argc, argv))
+        lua_pushinteger(L, lua_mode(L, argc, argv));
+    else
+        lua_pushinteger(L, cli_mode(L, argc, argv, "dfu.cli"));
     return 1;
 }
 

@@ -738,6 +738,23 @@ static int dev_reenumerate(lua_State *L)
     return ok_or_fail(L, b, rc, &e);
 }
 
+/* dev:bus_reset() -> true: a USB bus reset of the device (libusb_reset_device; the simulator
+ * re-initialises the ROM's DFU class, as a real ROM does). A device that left the bus gives
+ * nil, msg, "NO_DEVICE". */
+static int dev_bus_reset(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    struct dfu_err e;
+    int rc;
+
+    dfulua_checknargs(L, 1);
+    dfu_err_clear(&e);
+    rc = dfu_transport_reset(dfu_dev_transport(b->dev), &e);
+    if (rc == 0)
+        dfuse_stream_reset(b->dev);
+    return ok_or_fail(L, b, rc, &e);
+}
+
 static const luaL_Reg dev_methods[] = {
     {"close", dev_close},
     {"info", dev_info},
@@ -765,6 +782,7 @@ static const luaL_Reg dev_methods[] = {
     {"download", dev_download},
     {"upload_all", dev_upload_all},
     {"reenumerate", dev_reenumerate},
+    {"bus_reset", dev_bus_reset},
     {NULL, NULL},
 };
 
@@ -1030,6 +1048,33 @@ static int mod_isatty(lua_State *L)
     return 1;
 }
 
+/* core.sleep(ms) -> true after ms milliseconds of real time; nil, "interrupted", "INTERRUPTED"
+ * as soon as Ctrl-C was pressed (checked every 10 ms). */
+static int mod_sleep(lua_State *L)
+{
+    lua_Integer ms = luaL_checkinteger(L, 1);
+    uint64_t end;
+
+    luaL_argcheck(L, ms >= 0 && ms <= 0x7FFFFFFF, 1, "out of range");
+    dfulua_checknargs(L, 1);
+    end = dfu_clock_now_us() + (uint64_t)ms * 1000u;
+    for (;;) {
+        uint64_t now = dfu_clock_now_us();
+
+        if (dfulua_interrupt) {
+            lua_pushnil(L);
+            lua_pushliteral(L, "interrupted");
+            lua_pushliteral(L, "INTERRUPTED");
+            return 3;
+        }
+        if (now >= end)
+            break;
+        dfu_clock_sleep_us(end - now < 10000u ? end - now : 10000u);
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* nil, "PATH: strerror", CODE for a directory that cannot be listed. */
 static int listdir_fail(lua_State *L, const char *path, int e)
 {
@@ -1111,6 +1156,7 @@ static const luaL_Reg mod_funcs[] = {
     {"match_alt", mod_match_alt},
     {"open", mod_open},
     {"parse_layout", mod_parse_layout},
+    {"sleep", mod_sleep},
     {NULL, NULL},
 };
 

@@ -103,6 +103,13 @@ function core.isatty(fd) end
 ---@return dfu.ErrCode? code NOT_FOUND, ACCESS, INVALID (not a directory), NOMEM or IO
 function core.listdir(path) end
 
+---Sleep ms milliseconds of real time; Ctrl-C ends it early.
+---@param ms integer
+---@return true|nil ok
+---@return string? msg "interrupted"
+---@return dfu.ErrCode? code "INTERRUPTED"
+function core.sleep(ms) end
+
 ---List DFU interfaces. With no argument, USB only; "sim:PROFILE..." lists that simulated device.
 ---@param devstr? string device string (design.md 2)
 ---@return dfu.DevInfo[]|nil infos
@@ -328,6 +335,13 @@ function Device:upload_all(maxlen) end
 ---@return string? msg
 ---@return dfu.ErrCode? code "TIMEOUT" when it did not come back
 function Device:reenumerate(timeout_ms) end
+
+---A USB bus reset of the device (the simulator's ROM re-initialises its DFU class; the chip
+---keeps running).
+---@return true|nil ok
+---@return string? msg
+---@return dfu.ErrCode? code "NO_DEVICE" when the device has left the bus
+function Device:bus_reset() end
 
 -- ---------------------------------------------------------------------------------------
 -- dfu.image

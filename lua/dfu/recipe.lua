@@ -11,6 +11,7 @@
 --                 { name = "leave", arg = "ADDR", optional = true, help = "..." },
 --                 { name = "output", short = "o", arg = "OUT", help = "..." } },
 --     examples = { "dfush erase 0x08020000 128K" },
+--     raw = true,                                     -- optional: no parsing, p.argv = the arguments
 --     run = function(ctx, p) ... end,                 -- p.addr, p.mass, p.output, ...
 --   }
 local util = require "dfu.util"
@@ -61,6 +62,9 @@ end
 --- Parse argv (array of strings) against the declaration. Returns p (options by key,
 --- positionals by name; many=true args as arrays) and the global options seen.
 function Recipe:parse(argv)
+  if self.raw then -- the recipe parses its own command line: p.argv, the arguments as given
+    return { argv = table.move(argv, 1, #argv, 1, {}) }, {}
+  end
   local p, g = {}, {}
   local pos = {}
   local i = 1

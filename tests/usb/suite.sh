@@ -162,6 +162,13 @@ leave_explained() { # h7_seed.elf cannot start on ROM 0x90 with BOOT0 high: exit
   grep -q 'bootloader came back' /tmp/le.txt && grep -q 'BOOT0' /tmp/le.txt
 }
 last_leave() { grep '"ev":"leave"' /tmp/events.jsonl | tail -1; }
+seed_explained() { # the link with h7_seed.bin and BOOT0 high: exit 74, the bootloader came back
+  ldfu -a 0 -s 0x08000000:leave -D /fixtures/h7_seed.bin >/tmp/se.txt 2>&1
+  r=$?
+  tr '\r' '\n' </tmp/se.txt | grep -v '%' | grep -v '^$' | tail -n 6
+  [ $r -eq 74 ] || { echo "exit status $r, expected 74"; return 1; }
+  grep -q 'the application did not start' /tmp/se.txt && grep -q 'BOOT0' /tmp/se.txt
+}
 gone_from_bus() { # the device left and stays away
   wait_ready '^gone' 50 || { echo "the gadget did not drop off the bus"; return 1; }
   sleep 1
@@ -181,6 +188,101 @@ dfush_cmp() {
   rm -f /tmp/r.bin
   dfush -d usb read "$1" "$2" -o /tmp/r.bin && cmp /tmp/r.bin "$3"
 }
+# ---- the dfu-util link (dfush's dfu-util front end) next to Debian's dfu-util 0.11 ----
+# ldfu ARGS: dfu-util through the link, the way a tool finds it: first on PATH
+LINKDIR=/tmp/dfush-bin
+mkdir -p $LINKDIR
+[ $HAVE_DFUSH = 1 ] && ln -sf /usr/bin/dfush-dfu-util $LINKDIR/dfu-util
+ldfu() { PATH=$LINKDIR:$PATH dfu-util "$@"; }
+dev_path() { # the bus-port path of the 0483:PID device (what dfu-util -p takes)
+  for d in /sys/bus/usb/devices/*; do
+    [ "$(cat "$d/idVendor" 2>/dev/null)" = 0483 ] || continue
+    [ "$(cat "$d/idProduct" 2>/dev/null)" = "${1:-df11}" ] || continue
+    basename "$d"
+    return 0
+  done
+  return 1
+}
+dev_serial() { cat "/sys/bus/usb/devices/$(dev_path "$1")/serial"; }
+found_lines() { grep '^Found' "$1" | sed 's/devnum=[0-9]*/devnum=N/'; }
+# the -l of the link and of dfu-util 0.11 agree line for line, but for devnum
+list_same() {
+  dfu-util "$@" >/tmp/l-real.txt 2>&1
+  r1=$?
+  ldfu "$@" >/tmp/l-link.txt 2>&1
+  r2=$?
+  echo "dfu-util 0.11 (exit $r1):"
+  grep '^Found' /tmp/l-real.txt
+  echo "the link (exit $r2):"
+  grep '^Found' /tmp/l-link.txt
+  found_lines /tmp/l-real.txt >/tmp/l-real.f
+  found_lines /tmp/l-link.txt >/tmp/l-link.f
+  [ $r1 -eq 0 ] && [ $r2 -eq 0 ] && [ -s /tmp/l-real.f ] && cmp /tmp/l-real.f /tmp/l-link.f
+}
+# same_memory ADDR LEN EXPECT ARGS...: the link, then dfu-util 0.11, each run ARGS on an
+# erased region; both must leave EXPECT there
+same_memory() {
+  a=$1 n=$2 f=$3
+  shift 3
+  for tool in link real; do
+    dfush -d usb erase "$a" "$n" >/dev/null 2>&1 || { echo "erase failed"; return 1; }
+    rm -f /tmp/m-$tool.bin
+    if [ $tool = link ]; then ldfu "$@" >/tmp/m.log 2>&1; else dfu-util "$@" >/tmp/m.log 2>&1; fi
+    r=$?
+    tr '\r' '\n' </tmp/m.log | grep -v '%' | grep -v '^$' | tail -n 3
+    [ $r -eq 0 ] || { echo "$tool: exit status $r"; return 1; }
+    dfush -d usb read "$a" "$n" -o /tmp/m-$tool.bin >/dev/null 2>&1 || { echo "read back failed"; return 1; }
+    cmp /tmp/m-$tool.bin "$f" || { echo "$tool: the device does not hold $f"; return 1; }
+  done
+  cmp /tmp/m-link.bin /tmp/m-real.bin && echo "both leave $(basename "$f") at $a"
+}
+same_status() { # same_status STATUS ARGS...: both tools exit with STATUS and leave the device on the bus
+  want=$1
+  shift
+  dfu-util "$@" >/tmp/s-real.txt 2>&1
+  r1=$?
+  ldfu "$@" >/tmp/s-link.txt 2>&1
+  r2=$?
+  tail -n 2 /tmp/s-real.txt
+  tail -n 2 /tmp/s-link.txt
+  echo "dfu-util 0.11: exit $r1, the link: exit $r2"
+  [ $r1 -eq "$want" ] && [ $r2 -eq "$want" ] && dfu-util -l 2>/dev/null | grep -q 'Found DFU: .0483:df11'
+}
+same_upload() { # same_upload ADDR LEN EXPECT: -a 0 -s ADDR:LEN -U with both tools
+  rm -f /tmp/u-real.bin /tmp/u-link.bin
+  dfu-util -a 0 -s "$1:$2" -U /tmp/u-real.bin >/dev/null 2>&1 && ldfu -a 0 -s "$1:$2" -U /tmp/u-link.bin >/dev/null 2>&1 &&
+    cmp /tmp/u-real.bin /tmp/u-link.bin && cmp /tmp/u-link.bin "$3"
+}
+# labgrid 0.4.1 (Debian 12) in the guest: a USBFlashableDevice matched by udev and a
+# FlashScriptDriver running the link with {device.path}
+labgrid_flash() {
+  mkdir -p /dev/pts
+  grep -q ' /dev/pts ' /proc/mounts || mount -t devpts devpts /dev/pts
+  d=/sys/bus/usb/devices/$(dev_path)
+  product=$(printf '%x/%x/%x' 0x$(cat $d/idVendor) 0x$(cat $d/idProduct) 0x$(cat $d/bcdDevice))
+  cat >/tmp/lg.yaml <<EOF2
+targets:
+  main:
+    resources:
+      USBFlashableDevice:
+        match:
+          DEVTYPE: usb_device
+          PRODUCT: "$product"
+    drivers:
+      FlashScriptDriver:
+        script: dfu-util
+        args: ["-p", "{device.path}", "-a", "0", "-s", "$SMALL", "-D", "/data/r64.bin"]
+images:
+  dfu-util: /usr/bin/dfush-dfu-util
+EOF2
+  dfush -d usb erase "$SMALL" 65536 >/dev/null 2>&1
+  /usr/bin/python3 /labgrid_flash.py /tmp/lg.yaml >/tmp/lg.log 2>&1
+  r=$?
+  tr '\r' '\n' </tmp/lg.log | grep -v '%' | grep -v '^$' | tail -n 6
+  [ $r -eq 0 ] || { echo "labgrid: exit status $r"; return 1; }
+  dfush_cmp "$SMALL" 65536 /data/r64.bin
+}
+
 segs_cmp() { # segs_cmp dfuutil_cmp|dfush_cmp: every segment of the image
   while read -r a n f; do
     echo "segment $a +$n"
@@ -194,6 +296,7 @@ if grep -q '^app' /tmp/ready; then
   # the chip runs its application, which has a DFU run-time interface (bitWillDetach)
   run "udev rules cover a DFU run-time interface (class fe/01)" node_perms 5740
   run "dfu-util -l sees the run-time interface" sh -c "dfu-util -l | grep 'Found Runtime: .0483:5740'"
+  drun "the dfu-util link's -l matches dfu-util 0.11's (run-time)" list_same -l
   if [ -x /usr/bin/usb-detach-check ]; then
     n=$(enum_count)
     run "dfu_dev_detach_and_reopen: run-time -> DFU mode" usb-detach-check usb:0483:5740
@@ -210,6 +313,7 @@ drun "a plugdev user can read with dfush" su -s /bin/sh dev -c "dfush -d usb rea
 drun "a user outside plugdev is pointed at the udev rules" no_access_hint
 run "dfu-util -l lists the DfuSe ROM" list_dfuutil
 drun "dfush list (libusb)" list_dfush
+drun "the dfu-util link's -l matches dfu-util 0.11's line for line (but devnum)" list_same -l
 drun "two DFU devices, no -d: dfush lists both and exits 3" two_devices
 
 # dfush writes the fixture; dfu-util and dfush read it back
@@ -262,9 +366,39 @@ n=$(enum_count)
 drun "dfush: leave, ROM resets, wait_reenumerate re-attaches" dfush /reenum.lua "$SMALL"
 drun "the ROM re-enumerated during that" wait_back "$n"
 
+# public projects' dfu-util command lines (tests/spec/recipes/dfuutil_spec.lua cites each)
+# through the dfu-util link, and the same with dfu-util 0.11: the same memory, statuses, lists
+if [ $HAVE_DFUSH = 1 ]; then
+  PTH=$(dev_path)
+  SER=$(dev_serial)
+  echo "NOTE: $P device path $PTH, serial $SER"
+  drun "Zephyr find_device: dfu-util -d,0483:df11 -l (same lines)" list_same -d,0483:df11 -l
+  drun "labgrid DFUDriver.list: dfu-util -p $PTH --list (same lines)" list_same -p "$PTH" --list
+  drun "MicroPython deploy: -a 0 -d 0x0483:0xDF11 -D firmware.dfu (same memory)" \
+    same_memory "$SMALL" 65536 /data/r64.bin -a 0 -d 0x0483:0xDF11 -D /tmp/a.dfu
+  drun "panda_jungle: -d 0483:df11 -a 0 -s $BIG -D panda_jungle.bin (same memory)" \
+    same_memory "$BIG" 262144 /data/r256a.bin -d 0483:df11 -a 0 -s "$BIG" -D /data/r256a.bin
+  drun "obot-controller: -a0 -s 0x8000000 -D tmp.bin -S SERIAL (same memory)" \
+    same_memory 0x08000000 65536 /data/r64.bin -a0 -s 0x8000000 -D /data/r64.bin -S "$SER"
+  # dfu-util 0.11's --wait takes an argument: there --reset is swallowed (the download runs)
+  drun "labgrid DFUDriver.download: -p $PTH --wait --reset --alt 0 --download FILE.dfu (same memory)" \
+    same_memory "$SMALL" 65536 /data/r64.bin -p "$PTH" --wait --reset --alt 0 --download /tmp/a.dfu
+  drun "labgrid DFUDriver.download: -p $PTH --alt 0 --download FILE.dfu (same memory)" \
+    same_memory "$SMALL" 65536 /data/r64.bin -p "$PTH" --alt 0 --download /tmp/a.dfu
+  drun "labgrid DFUDriver.download of a raw file on the ROM: both exit 64" \
+    same_status 64 -p "$PTH" --alt 0 --download /data/r64.bin
+  drun "labgrid DFUDriver.detach: -p $PTH --alt 0 --detach: both exit 0, the ROM stays" \
+    same_status 0 -p "$PTH" --alt 0 --detach
+  drun "uploads: -a 0 -s $BIG:262144 -U with both tools" same_upload "$BIG" 262144 /data/r256a.bin
+  if /usr/bin/python3 -c 'import labgrid' >/tmp/lgi.txt 2>&1; then
+    drun "labgrid 0.4.1 FlashScriptDriver runs the link on the USBFlashableDevice" labgrid_flash
+  else
+    echo "SKIP: $P labgrid 0.4.1 FlashScriptDriver ($(tail -n 1 /tmp/lgi.txt))"
+  fi
+fi
+
 # leave for good: the application starts and the ROM is gone from the bus
 if [ $HAVE_DFUSH = 1 ]; then
-  APP=$IMG
   if [ "$P" = stm32h753 ]; then
     # h7_seed.elf's initial SP is 0x20020000 > RAM end - 16: ROM 0x90's jump bug. With BOOT0
     # high no leave starts it (design.md 6): dfush must watch the ROM come back and say why
@@ -272,10 +406,20 @@ if [ $HAVE_DFUSH = 1 ]; then
     run "dfush flash $(basename $IMG) --leave: ROM came back, exit 1 with the reason" leave_explained
     run "the ROM re-enumerated after that leave" wait_back "$n"
     echo "NOTE: $P h7_seed leave outcome: $(last_leave)"
-    APP=/data/app1k.bin@0x08000000 # an application the ROM can start through its vector table
+    # the seed's dfu-util command line through the link: the same, exit 74 with the reason
+    n=$(enum_count)
+    run "the seed through the link: dfu-util -a 0 -s 0x08000000:leave -D h7_seed.bin exits 74, says why" \
+      seed_explained
+    run "the ROM re-enumerated after that leave" wait_back "$n"
+    # QMK's stm32-dfu line with an application the ROM can start through its vector table
+    run "QMK: dfu-util -d 0483:DF11 -a 0 -s 0x08000000:leave -D app1k.bin (link)" \
+      ldfu -d 0483:DF11 -a 0 -s 0x08000000:leave -D /data/app1k.bin
+  else
+    # Klipper's flash_usb.py line with the board's path
+    run "Klipper: dfu-util -p $PTH -R -a 0 -s 0x8000000:leave -D f4_config.bin (link)" \
+      ldfu -p "$PTH" -R -a 0 -s 0x8000000:leave -D /fixtures/f4_config.bin
   fi
-  run "dfush flash $(basename "$APP") --leave" dfush -d usb flash "$APP" --leave
-  run "the device left DFU (dfush)" gone_from_bus
+  run "the device left DFU (the dfu-util link)" gone_from_bus
   run "the simulated application runs" sh -c "grep '\"ev\":\"leave\"' /tmp/events.jsonl | tail -1 | grep -q '\"outcome\":\"app_running\"'"
 else
   run "dfu-util -s 0x08000000:leave" dfu-util -a 0 -s 0x08000000:4:leave -U /tmp/l.bin
