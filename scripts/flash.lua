@@ -85,7 +85,8 @@ end
 
 return dfu.recipe {
   name = "flash",
-  usage = "flash FILE[@ADDR]... [--alt A] [--no-verify] [--full] [--leave[=ADDR]] [--leave-mode MODE]",
+  usage = "flash FILE[@ADDR]... [--alt A] [--no-verify] [--full] [--leave[=ADDR]] [--leave-mode MODE] " ..
+    "[--no-diff] [--erase-unwritten] [--dry-run] [--force] [--permanently-lock-device] [--write-otp]",
   help = [[Program images into the device's memory and verify them.
 
 The whole job is planned before the device is touched: every file is loaded (ELF, Intel HEX, S-record, DfuSe .dfu, raw binary; a .bin needs @ADDR), every byte must lie in a writable sector of the alt setting, data is padded with 0xFF to the flash program unit, and only the sectors the image touches are erased, each once. Then the data is written in streamed blocks, read back and compared, and with --leave the device starts the application. A bad file or an image that does not fit exits with status 2 and nothing is erased.
