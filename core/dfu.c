@@ -596,8 +596,8 @@ enum dfu_poll_policy dfu_dev_poll(const dfu_dev *d)
     return dfui_poll_early(d) ? DFU_POLL_EARLY : DFU_POLL_SPEC;
 }
 
-void dfu_dev_set_waiter(dfu_dev *d, void (*wait)(void *ud, struct dfu_transport *t,
-                                                 uint64_t until_us),
+void dfu_dev_set_waiter(dfu_dev *d,
+                        void (*wait)(void *ud, struct dfu_transport *t, uint64_t until_us),
                         void *ud)
 {
     d->t->waiter.wait = wait;

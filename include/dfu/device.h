@@ -104,8 +104,8 @@ enum dfu_poll_policy dfu_dev_poll(const dfu_dev *d);
 void dfu_dev_set_cancel(dfu_dev *d, volatile sig_atomic_t *flag);
 /* Route every wait of this device's requests through @wait (struct dfu_waiter in
  * dfu/transport.h); NULL restores the transport's own sleep. */
-void dfu_dev_set_waiter(dfu_dev *d, void (*wait)(void *ud, struct dfu_transport *t,
-                                                 uint64_t until_us),
+void dfu_dev_set_waiter(dfu_dev *d,
+                        void (*wait)(void *ud, struct dfu_transport *t, uint64_t until_us),
                         void *ud);
 /** Transport clock (virtual for the simulator). */
 uint64_t dfu_dev_now_us(dfu_dev *d);
