@@ -125,8 +125,8 @@ static int usb_list(struct collect *c, struct dfu_err *err)
     return dfui_usb_list(c->spec, collect_one, c, err);
 #else
     (void)c;
-    (void)err;
-    return 0;
+    return dfu_err_set(err, DFU_E_NOT_SUPPORTED,
+                       "built without USB support (try -d sim:stm32h753)");
 #endif
 }
 
