@@ -1,6 +1,7 @@
 /*
- * dfush: the host binary. Shaped like lua.c: a Lua state with the standard libraries and the
- * three dfu modules preloaded, `arg` built the same way, and three modes:
+ * dfush: the host binary. Shaped like lua.c: a Lua state with the standard libraries, the
+ * three C modules of dfu and the Lua library (compiled in, lua/embed.h) preloaded, `arg` built
+ * the same way, and three modes:
  *   dfush                       REPL (stdin a TTY) with `dfu` loaded; else run stdin
  *   dfush SCRIPT [ARGS] | -e STAT | -l MOD | -i | - | --    run Lua like `lua` does
  *   dfush [OPTIONS] COMMAND ... require("dfu.cli").main(arg), whose result is the exit code
@@ -18,6 +19,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "embed.h"
 #include "laux.h"
 
 #ifdef DFU_USE_READLINE
@@ -483,6 +485,20 @@ static const struct {
     {"dfu.sim", luaopen_dfu_sim},
 };
 
+/* package.preload loader of the Lua library's module number upvalue(1) (lua/embed.h): the
+ * chunk is called with the module name and its source file, as require would call it. */
+static int load_embedded(lua_State *L)
+{
+    const struct dfulua_chunk *c = &dfulua_library[lua_tointeger(L, lua_upvalueindex(1))];
+
+    if (luaL_loadbufferx(L, (const char *)c->code, c->size, c->chunkname, "b") != LUA_OK)
+        return lua_error(L);
+    lua_pushstring(L, c->module);
+    lua_pushstring(L, c->chunkname + 1);
+    lua_call(L, 2, 1);
+    return 1;
+}
+
 static int pmain(lua_State *L)
 {
     int argc = (int)lua_tointeger(L, 1);
@@ -494,6 +510,11 @@ static int pmain(lua_State *L)
     for (size_t i = 0; i < sizeof builtin_modules / sizeof builtin_modules[0]; i++) {
         lua_pushcfunction(L, builtin_modules[i].open);
         lua_setfield(L, -2, builtin_modules[i].name);
+    }
+    for (lua_Integer i = 0; dfulua_library[i].module != NULL; i++) {
+        lua_pushinteger(L, i);
+        lua_pushcclosure(L, load_embedded, 1);
+        lua_setfield(L, -2, dfulua_library[i].module);
     }
     lua_pop(L, 1);
     setpaths(L);
