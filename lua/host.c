@@ -36,6 +36,13 @@
 #ifndef DFU_INSTALL_SCRIPTDIR
 #define DFU_INSTALL_SCRIPTDIR "/usr/local/share/dfush/scripts"
 #endif
+/* The installed layout, relative to the directory of the binary. */
+#ifndef DFU_BIN_TO_LUADIR
+#define DFU_BIN_TO_LUADIR "../share/lua/5.4"
+#endif
+#ifndef DFU_BIN_TO_SCRIPTDIR
+#define DFU_BIN_TO_SCRIPTDIR "../share/dfush/scripts"
+#endif
 
 static const char *progname = "dfush";
 #ifdef DFU_TEST_HOOKS
@@ -147,32 +154,52 @@ static const char setpaths_lua[] =
     "  table.insert(package.dfush_scripts, d)\n"
     "end\n";
 
-/* Push the Lua library and recipe directories when base/lua_rel holds dfu/init.lua and
- * base/script_rel holds flash.lua; returns whether it did. */
+/* @base/@rel into @out with the "." and ".." of @rel applied to @base's components, which are
+ * real directories (the binary's, from /proc/self/exe), so no symlink is resolved. */
+static void joinpath(char *out, size_t cap, const char *base, const char *rel)
+{
+    size_t n = (size_t)snprintf(out, cap, "%s", base);
+
+    while (*rel != '\0' && n < cap) {
+        size_t len = strcspn(rel, "/");
+
+        if (len == 2 && strncmp(rel, "..", 2) == 0) {
+            while (n > 1 && out[n - 1] != '/')
+                n--;
+            n = n > 1 ? n - 1 : 1;
+            out[n] = '\0';
+        } else if (len > 0 && !(len == 1 && rel[0] == '.')) {
+            n += (size_t)snprintf(out + n, cap - n, "%s%.*s", n > 1 ? "/" : "", (int)len, rel);
+        }
+        rel += len + (rel[len] == '/');
+    }
+}
+
+/* Push the Lua library and recipe directories base/lua_rel and base/script_rel when the second
+ * holds flash.lua; returns whether it did. */
 static int try_tree(lua_State *L, const char *base, const char *lua_rel, const char *script_rel)
 {
-    char probe[PATH_MAX + 64];
+    char luadir[PATH_MAX], scriptdir[PATH_MAX], probe[PATH_MAX + 16];
 
-    snprintf(probe, sizeof probe, "%s/%s/dfu/init.lua", base, lua_rel);
+    joinpath(scriptdir, sizeof scriptdir, base, script_rel);
+    snprintf(probe, sizeof probe, "%s/flash.lua", scriptdir);
     if (!isfile(probe))
         return 0;
-    snprintf(probe, sizeof probe, "%s/%s/flash.lua", base, script_rel);
-    if (!isfile(probe))
-        return 0;
-    lua_pushfstring(L, "%s/%s", base, lua_rel);
-    lua_pushfstring(L, "%s/%s", base, script_rel);
+    joinpath(luadir, sizeof luadir, base, lua_rel);
+    lua_pushstring(L, luadir);
+    lua_pushstring(L, scriptdir);
     return 1;
 }
 
-/* Where the Lua library and the recipes are, found from the binary's own location so that any
- * build or install directory works: an installed tree (PREFIX/bin/dfush with
- * PREFIX/share/lua/5.4 and PREFIX/share/dfush/scripts, wherever PREFIX is), the build tree of
- * a checkout (any build directory: the source directory is compiled in and used when the
- * binary sits next to a CMakeCache.txt), the checkout around a build/ directory, else the
- * configured install paths. */
+/* Where the recipes (and the Lua library's sources, which the host itself does not need: it is
+ * compiled in) are, found from the binary's own location so that any build or install
+ * directory works: an installed tree (PREFIX/bin/dfush with PREFIX/share/dfush/scripts and
+ * PREFIX/share/lua/5.4, wherever PREFIX is), the build tree of a checkout (any build
+ * directory: the source directory is compiled in and used when the binary sits next to a
+ * CMakeCache.txt), the checkout around a build/ directory, else the configured install paths. */
 static void setpaths(lua_State *L)
 {
-    char exe[PATH_MAX], probe[PATH_MAX + 32], up[PATH_MAX];
+    char exe[PATH_MAX], probe[PATH_MAX + 32];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     int found = 0;
 
@@ -181,17 +208,12 @@ static void setpaths(lua_State *L)
         exe[n] = '\0';
         if (strrchr(exe, '/') != NULL)
             *strrchr(exe, '/') = '\0';
-        snprintf(probe, sizeof probe, "%s/..", exe);
-        if (realpath(probe, up) != NULL)
-            found = try_tree(L, up, "share/lua/5.4", "share/dfush/scripts");
+        found = try_tree(L, exe, DFU_BIN_TO_LUADIR, DFU_BIN_TO_SCRIPTDIR);
         snprintf(probe, sizeof probe, "%s/CMakeCache.txt", exe);
         if (!found && isfile(probe))
             found = try_tree(L, DFU_SOURCE_DIR, "lua", "scripts");
-        if (!found) {
-            snprintf(probe, sizeof probe, "%s/..", exe);
-            if (realpath(probe, up) != NULL)
-                found = try_tree(L, up, "lua", "scripts");
-        }
+        if (!found)
+            found = try_tree(L, exe, "../lua", "../scripts");
     }
     if (!found) {
         lua_pushstring(L, DFU_INSTALL_LUADIR);
