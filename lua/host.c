@@ -30,9 +30,6 @@
 #ifndef DFU_INSTALL_LUADIR
 #define DFU_INSTALL_LUADIR "/usr/local/share/lua/5.4"
 #endif
-#ifndef DFU_SOURCE_DIR
-#define DFU_SOURCE_DIR "."
-#endif
 #ifndef DFU_INSTALL_SCRIPTDIR
 #define DFU_INSTALL_SCRIPTDIR "/usr/local/share/dfush/scripts"
 #endif
@@ -195,11 +192,12 @@ static int try_tree(lua_State *L, const char *base, const char *lua_rel, const c
  * compiled in) are, found from the binary's own location so that any build or install
  * directory works: an installed tree (PREFIX/bin/dfush with PREFIX/share/dfush/scripts and
  * PREFIX/share/lua/5.4, wherever PREFIX is), the build tree of a checkout (any build
- * directory: the source directory is compiled in and used when the binary sits next to a
- * CMakeCache.txt), the checkout around a build/ directory, else the configured install paths. */
+ * directory: with DFU_RUN_FROM_BUILD_TREE the source directory is compiled in and used when the
+ * binary sits next to a CMakeCache.txt), the checkout around a build/ directory, else the
+ * configured install paths. */
 static void setpaths(lua_State *L)
 {
-    char exe[PATH_MAX], probe[PATH_MAX + 32];
+    char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     int found = 0;
 
@@ -209,9 +207,15 @@ static void setpaths(lua_State *L)
         if (strrchr(exe, '/') != NULL)
             *strrchr(exe, '/') = '\0';
         found = try_tree(L, exe, DFU_BIN_TO_LUADIR, DFU_BIN_TO_SCRIPTDIR);
-        snprintf(probe, sizeof probe, "%s/CMakeCache.txt", exe);
-        if (!found && isfile(probe))
-            found = try_tree(L, DFU_SOURCE_DIR, "lua", "scripts");
+#ifdef DFU_SOURCE_DIR
+        if (!found) {
+            char cache[PATH_MAX + 32];
+
+            snprintf(cache, sizeof cache, "%s/CMakeCache.txt", exe);
+            if (isfile(cache))
+                found = try_tree(L, DFU_SOURCE_DIR, "lua", "scripts");
+        }
+#endif
         if (!found)
             found = try_tree(L, exe, "../lua", "../scripts");
     }
