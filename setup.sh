@@ -11,6 +11,7 @@ PACKAGES=(
   liblua5.4-dev lua5.4 lua-busted lua-check libreadline-dev
   libusb-1.0-0-dev libelf-dev zlib1g-dev
   dfu-util binutils-arm-none-eabi python3
+  debhelper lintian luarocks strace bash-completion
 )
 
 deps() {

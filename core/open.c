@@ -10,11 +10,12 @@
 #include "internal.h"
 
 #ifndef DFU_WITH_LIBUSB
-/* Built without libusb: "usb" device strings still parse, and find no device. */
+/* Built without libusb: "usb" device strings still parse, and say so when used. */
 static int usb_nothing(const struct dfu_devspec *spec, dfui_found_fn found, void *ud,
                        struct dfu_err *err)
 {
-    return 0;
+    return dfu_err_set(err, DFU_E_NOT_SUPPORTED,
+                       "built without USB support (try -d sim:stm32h753)");
 }
 
 const struct dfu_backend dfui_usb_backend = {

@@ -1,6 +1,7 @@
 /*
- * dfush: the host binary. Shaped like lua.c: a Lua state with the standard libraries and the
- * three dfu modules preloaded, `arg` built the same way, and three modes:
+ * dfush: the host binary. Shaped like lua.c: a Lua state with the standard libraries, the
+ * three C modules of dfu and the Lua library (compiled in, lua/embed.h) preloaded, `arg` built
+ * the same way, and three modes:
  *   dfush                       REPL (stdin a TTY) with `dfu` loaded; else run stdin
  *   dfush SCRIPT [ARGS] | -e STAT | -l MOD | -i | - | --    run Lua like `lua` does
  *   dfush [OPTIONS] COMMAND ... require("dfu.cli").main(arg), whose result is the exit code
@@ -20,6 +21,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "embed.h"
 #include "laux.h"
 
 #ifdef DFU_USE_READLINE
@@ -30,11 +32,15 @@
 #ifndef DFU_INSTALL_LUADIR
 #define DFU_INSTALL_LUADIR "/usr/local/share/lua/5.4"
 #endif
-#ifndef DFU_SOURCE_DIR
-#define DFU_SOURCE_DIR "."
-#endif
 #ifndef DFU_INSTALL_SCRIPTDIR
 #define DFU_INSTALL_SCRIPTDIR "/usr/local/share/dfush/scripts"
+#endif
+/* The installed layout, relative to the directory of the binary. */
+#ifndef DFU_BIN_TO_LUADIR
+#define DFU_BIN_TO_LUADIR "../share/lua/5.4"
+#endif
+#ifndef DFU_BIN_TO_SCRIPTDIR
+#define DFU_BIN_TO_SCRIPTDIR "../share/dfush/scripts"
 #endif
 
 static const char *progname = "dfush";
@@ -147,32 +153,53 @@ static const char setpaths_lua[] =
     "  table.insert(package.dfush_scripts, d)\n"
     "end\n";
 
-/* Push the Lua library and recipe directories when base/lua_rel holds dfu/init.lua and
- * base/script_rel holds flash.lua; returns whether it did. */
+/* @base/@rel into @out with the "." and ".." of @rel applied to @base's components, which are
+ * real directories (the binary's, from /proc/self/exe), so no symlink is resolved. */
+static void joinpath(char *out, size_t cap, const char *base, const char *rel)
+{
+    size_t n = (size_t)snprintf(out, cap, "%s", base);
+
+    while (*rel != '\0' && n < cap) {
+        size_t len = strcspn(rel, "/");
+
+        if (len == 2 && strncmp(rel, "..", 2) == 0) {
+            while (n > 1 && out[n - 1] != '/')
+                n--;
+            n = n > 1 ? n - 1 : 1;
+            out[n] = '\0';
+        } else if (len > 0 && !(len == 1 && rel[0] == '.')) {
+            n += (size_t)snprintf(out + n, cap - n, "%s%.*s", n > 1 ? "/" : "", (int)len, rel);
+        }
+        rel += len + (rel[len] == '/');
+    }
+}
+
+/* Push the Lua library and recipe directories base/lua_rel and base/script_rel when the second
+ * holds flash.lua; returns whether it did. */
 static int try_tree(lua_State *L, const char *base, const char *lua_rel, const char *script_rel)
 {
-    char probe[PATH_MAX + 64];
+    char luadir[PATH_MAX], scriptdir[PATH_MAX], probe[PATH_MAX + 16];
 
-    snprintf(probe, sizeof probe, "%s/%s/dfu/init.lua", base, lua_rel);
+    joinpath(scriptdir, sizeof scriptdir, base, script_rel);
+    snprintf(probe, sizeof probe, "%s/flash.lua", scriptdir);
     if (!isfile(probe))
         return 0;
-    snprintf(probe, sizeof probe, "%s/%s/flash.lua", base, script_rel);
-    if (!isfile(probe))
-        return 0;
-    lua_pushfstring(L, "%s/%s", base, lua_rel);
-    lua_pushfstring(L, "%s/%s", base, script_rel);
+    joinpath(luadir, sizeof luadir, base, lua_rel);
+    lua_pushstring(L, luadir);
+    lua_pushstring(L, scriptdir);
     return 1;
 }
 
-/* Where the Lua library and the recipes are, found from the binary's own location so that any
- * build or install directory works: an installed tree (PREFIX/bin/dfush with
- * PREFIX/share/lua/5.4 and PREFIX/share/dfush/scripts, wherever PREFIX is), the build tree of
- * a checkout (any build directory: the source directory is compiled in and used when the
+/* Where the recipes (and the Lua library's sources, which the host itself does not need: it is
+ * compiled in) are, found from the binary's own location so that any build or install
+ * directory works: an installed tree (PREFIX/bin/dfush with PREFIX/share/dfush/scripts and
+ * PREFIX/share/lua/5.4, wherever PREFIX is), the build tree of a checkout (any build
+ * directory: with DFU_RUN_FROM_BUILD_TREE the source directory is compiled in and used when the
  * binary sits next to a CMakeCache.txt), the checkout around a build/ directory, else the
  * configured install paths. */
 static void setpaths(lua_State *L)
 {
-    char exe[PATH_MAX], probe[PATH_MAX + 32], up[PATH_MAX];
+    char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     int found = 0;
 
@@ -181,17 +208,18 @@ static void setpaths(lua_State *L)
         exe[n] = '\0';
         if (strrchr(exe, '/') != NULL)
             *strrchr(exe, '/') = '\0';
-        snprintf(probe, sizeof probe, "%s/..", exe);
-        if (realpath(probe, up) != NULL)
-            found = try_tree(L, up, "share/lua/5.4", "share/dfush/scripts");
-        snprintf(probe, sizeof probe, "%s/CMakeCache.txt", exe);
-        if (!found && isfile(probe))
-            found = try_tree(L, DFU_SOURCE_DIR, "lua", "scripts");
+        found = try_tree(L, exe, DFU_BIN_TO_LUADIR, DFU_BIN_TO_SCRIPTDIR);
+#ifdef DFU_SOURCE_DIR
         if (!found) {
-            snprintf(probe, sizeof probe, "%s/..", exe);
-            if (realpath(probe, up) != NULL)
-                found = try_tree(L, up, "lua", "scripts");
+            char cache[PATH_MAX + 32];
+
+            snprintf(cache, sizeof cache, "%s/CMakeCache.txt", exe);
+            if (isfile(cache))
+                found = try_tree(L, DFU_SOURCE_DIR, "lua", "scripts");
         }
+#endif
+        if (!found)
+            found = try_tree(L, exe, "../lua", "../scripts");
     }
     if (!found) {
         lua_pushstring(L, DFU_INSTALL_LUADIR);
@@ -491,6 +519,20 @@ static int is_dfuutil_name(const char *name)
     return strcmp(name, "dfu-util") == 0 || strcmp(name, "dfush-dfu-util") == 0;
 }
 
+/* package.preload loader of the Lua library's module number upvalue(1) (lua/embed.h): the
+ * chunk is called with the module name and its source file, as require would call it. */
+static int load_embedded(lua_State *L)
+{
+    const struct dfulua_chunk *c = &dfulua_library[lua_tointeger(L, lua_upvalueindex(1))];
+
+    if (luaL_loadbufferx(L, (const char *)c->code, c->size, c->chunkname, "b") != LUA_OK)
+        return lua_error(L);
+    lua_pushstring(L, c->module);
+    lua_pushstring(L, c->chunkname + 1);
+    lua_call(L, 2, 1);
+    return 1;
+}
+
 static int pmain(lua_State *L)
 {
     int argc = (int)lua_tointeger(L, 1);
@@ -502,6 +544,11 @@ static int pmain(lua_State *L)
     for (size_t i = 0; i < sizeof builtin_modules / sizeof builtin_modules[0]; i++) {
         lua_pushcfunction(L, builtin_modules[i].open);
         lua_setfield(L, -2, builtin_modules[i].name);
+    }
+    for (lua_Integer i = 0; dfulua_library[i].module != NULL; i++) {
+        lua_pushinteger(L, i);
+        lua_pushcclosure(L, load_embedded, 1);
+        lua_setfield(L, -2, dfulua_library[i].module);
     }
     lua_pop(L, 1);
     setpaths(L);

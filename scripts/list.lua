@@ -1,5 +1,8 @@
 -- dfush list: DFU devices on USB, and the simulator profiles.
-local dfu = require "dfu"
+-- Only the modules it uses: require "dfu" would load the whole flashing library, and list
+-- should start in about the time a USB enumeration takes.
+local dfu = { recipe = require("dfu.recipe").new, core = require "dfu.core", sim = require "dfu.sim",
+              json = require "dfu.json" }
 
 return dfu.recipe {
   name = "list",

@@ -3,12 +3,12 @@
 -- provides the recipe and error helpers.
 -- Under stock lua5.4 (no dfush host) find the recipe directory, which holds the recipes and
 -- the vendor folders with the family descriptors, next to this module: share/lua/5.4/dfu ->
--- share/dfush/scripts when installed, lua/dfu -> scripts in the source tree; $DFUSH_PATH
--- adds more, as in the dfush host.
+-- share/dfush/scripts when installed, lua/dfu -> scripts in the source tree, dfu/scripts in a
+-- LuaRocks tree; $DFUSH_PATH adds more, as in the dfush host.
 if package.dfush_scripts == nil then
   local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")
   if here then
-    for _, rel in ipairs({ "/../../../dfush/scripts", "/../../scripts" }) do
+    for _, rel in ipairs({ "/../../../dfush/scripts", "/../../scripts", "/scripts" }) do
       local f = io.open(here .. rel .. "/flash.lua", "r")
       if f then
         f:close()

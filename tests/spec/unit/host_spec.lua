@@ -128,6 +128,45 @@ describe("dfush host", function()
       assert.truthy(r.stdout:find("/usr/share/lua/5.4/?.lua", 1, true))
     end)
 
+    it("the Lua library is compiled in: every lua/dfu module is preloaded from the binary", function()
+      local names = {}
+      for _, f in ipairs(require("dfu.core").listdir(helper.root .. "/lua/dfu")) do
+        local m = f:match("^(.*)%.lua$")
+        if m and m ~= "_meta" then names[#names + 1] = m == "init" and "dfu" or "dfu." .. m end
+      end
+      table.sort(names)
+      assert.is_true(#names > 5)
+      local r = dfush({ "-e", "for _, m in ipairs{'" .. table.concat(names, "','") .. "'} do "
+        .. "io.write(m, ' ', type(package.preload[m]), ' ', debug.getinfo(package.preload[m], 'S').what, "
+        .. "' ', type(require(m)), '\\n') end" })
+      assert.are.equal(0, r.code, r.stderr)
+      local want = {}
+      for _, m in ipairs(names) do want[#want + 1] = m .. " function C table\n" end
+      assert.are.equal(table.concat(want), r.stdout)
+      -- the chunks keep their source names and line numbers for tracebacks
+      r = dfush({ "-e", "print(debug.getinfo(require('dfu.flash').run, 'S').short_src)" })
+      assert.are.equal("lua/dfu/flash.lua\n", r.stdout)
+    end)
+
+    it("list and --help read no lua/dfu file and start no other program", function()
+      if not os.execute("command -v strace >/dev/null 2>&1") then
+        pending("needs strace")
+        return
+      end
+      for _, args in ipairs({ { "list" }, { "--help" }, { "help" } }) do
+        local log = helper.tmpname(".strace")
+        local argv = { "strace", "-f", "-qq", "-o", log, "-e", "trace=execve,openat", helper.dfush_path }
+        for _, a in ipairs(args) do argv[#argv + 1] = a end
+        -- LeakSanitizer cannot run under ptrace
+        local r = helper.run(argv, { env = { ASAN_OPTIONS = "detect_leaks=0" } })
+        assert.are.equal(0, r.code, r.stderr)
+        local trace = helper.readfile(log)
+        local _, execs = trace:gsub("execve%(", "")
+        assert.are.equal(1, execs, trace)
+        assert.is_nil(trace:find("/dfu/[%w_]+%.lua\""), trace)
+      end
+    end)
+
     it("a stray dfu/*.lua in the cwd does not replace the shipped module", function()
       local dir = helper.tmpname()
       os.remove(dir)
