@@ -7,6 +7,11 @@
 #include "dfu/device.h"
 #include "dfu/transport.h"
 
+/** 1 if the device's serial string descriptor holds bytes rather than UTF-16 (quirks.c). */
+int dfui_serial_is_raw(uint16_t vid, uint16_t pid);
+/** The payload of a string descriptor as bytes (printable ASCII kept, others as '?'). */
+void dfui_desc_string_bytes(const uint8_t *buf, size_t len, char *out, size_t cap);
+
 #ifdef DFU_WITH_LIBUSB
 /** Enumerate USB DFU interfaces (one call per device+interface, alt 0 info) matching @spec. */
 int dfui_usb_list(const struct dfu_devspec *spec,

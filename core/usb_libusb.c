@@ -161,7 +161,7 @@ static void utf16_to_utf8(const uint8_t *d, int len, char *out, size_t cap)
     out[o] = '\0';
 }
 
-static void read_string(libusb_device_handle *h, uint8_t idx, char *out, size_t cap)
+static void read_string_as(libusb_device_handle *h, uint8_t idx, char *out, size_t cap, int raw)
 {
     uint8_t buf[255], lang[4];
     uint16_t langid = 0x0409;
@@ -174,8 +174,15 @@ static void read_string(libusb_device_handle *h, uint8_t idx, char *out, size_t 
     if (n >= 4 && lang[1] == LIBUSB_DT_STRING)
         langid = le16(lang + 2);
     n = libusb_get_string_descriptor(h, idx, langid, buf, sizeof buf);
-    if (n > 0)
+    if (n > 0 && raw)
+        dfui_desc_string_bytes(buf, (size_t)n, out, cap);
+    else if (n > 0)
         utf16_to_utf8(buf, n, out, cap);
+}
+
+static void read_string(libusb_device_handle *h, uint8_t idx, char *out, size_t cap)
+{
+    read_string_as(h, idx, out, cap, 0);
 }
 
 static void port_path(libusb_device *dev, struct dfu_devinfo *info)
@@ -350,7 +357,9 @@ static int walk_devices(libusb_context *ctx, const struct dfu_devspec *spec, wal
             fi.info.alt = itf->altsetting[first].bAlternateSetting;
             fi.info.protocol = effective_protocol(&dd, cfg, proto, fd.bcd_dfu);
             port_path(dev, &fi.info);
-            read_string(h, dd.iSerialNumber, fi.info.serial, sizeof fi.info.serial);
+            /* GD32VF103: the serial descriptor is not UTF-16 (quirks.c) */
+            read_string_as(h, dd.iSerialNumber, fi.info.serial, sizeof fi.info.serial,
+                           dfui_serial_is_raw(dd.idVendor, dd.idProduct));
             read_string(h, dd.iProduct, fi.info.product, sizeof fi.info.product);
             read_string(h, itf->altsetting[first].iInterface, fi.info.alt_name,
                         sizeof fi.info.alt_name);
