@@ -125,17 +125,22 @@ static void run_cmd(dfu_sim *s, struct job_result *jr)
         }
         if (pseudo_fault(s, SIM_R_ERASE, jr))
             return;
-        jr->busy_us = simi_sector_erase_us(s, size);
         {
             /* STM32F76x ROM V9.3 in dual-bank mode: "Erasing a sector from bank2 with index
              * (i) leads to erase sector (i+4)" (AN2606); past the last sector nothing is
-             * erased (inferred). */
+             * erased (inferred). The busy time is the erased sector's. */
             const struct sim_bug *b = simi_bug(s, SIM_BUG_ERASE_SHIFT);
             unsigned target = (unsigned)idx;
             if (b != NULL && s->layout == 1 && (unsigned)idx >= b->arg)
                 target += b->arg2;
-            if (target < simi_sector_count(s))
+            if (target < simi_sector_count(s)) {
+                uint32_t tbase, tsize;
+                for (uint32_t at = s->p->flash_base;; at += tsize)
+                    if (simi_sector(s, at, &tbase, &tsize) == (int)target)
+                        break;
+                jr->busy_us = simi_sector_erase_us(s, tsize);
                 simi_erase_sector(s, target);
+            }
         }
         /* STM32H74x/75x ROM V9.1: "Erase on bank2 not working as expected" - the ROM reports
          * the erase while the flash is still busy; it keeps answering dfuDNBUSY. */

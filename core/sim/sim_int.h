@@ -145,11 +145,13 @@ struct sim_ob_model {
 };
 
 /* ROM behaviour (profile quirks). */
-#define SIM_Q_BOOT_ERROR 0x01u    /* enumerates in dfuERROR/errFIRMWARE */
-#define SIM_Q_ERASE_STALL 0x02u   /* reports half the page-erase time and STALLs EP0 while it runs \
-                                   */
-#define SIM_Q_LEAVE_SETADDR 0x04u /* refuses the leave unless SET_ADDRESS followed the last write  \
-                                   */
+#define SIM_Q_BOOT_ERROR 0x01u /* enumerates in dfuERROR/errFIRMWARE */
+#define SIM_Q_ERASE_STALL                                                                          \
+    0x02u /* reports half the page-erase time and STALLs EP0 while it runs                         \
+           */
+#define SIM_Q_LEAVE_SETADDR                                                                        \
+    0x04u                          /* refuses the leave unless SET_ADDRESS followed the last write \
+                                    */
 #define SIM_Q_LEAVE_NOSTATUS 0x08u /* leaves on the zero-length DNLOAD, no GETSTATUS needed */
 #define SIM_Q_RAW_SERIAL 0x10u     /* the serial string descriptor holds raw bytes, not UTF-16 */
 #define SIM_Q_PLAIN_DFU 0x20u      /* DFU 1.1 device (not DfuSe) */
@@ -216,7 +218,7 @@ struct sim_region {
 /* Granularity of the state= file: memory is stored and journaled in pages of this size. */
 #define SIM_PAGE 256u
 
-#define SIM_MAX_REGIONS 8
+#define SIM_MAX_REGIONS 12
 #define SIM_MAX_FAULTS 32
 
 enum sim_fault_kind {

@@ -138,6 +138,9 @@ function Device:close() end
 ---@return dfu.DevInfo
 function Device:info() end
 
+---The alt settings. With `require "dfu"` loaded, an alt whose string the ROM reports wrongly
+---carries the layout of the family descriptor (`alt_layouts`), the ROM's string in `reported`;
+---`dev:raw_alts()` (added by `require "dfu"` too) gives them exactly as the device reports them.
 ---@return dfu.AltInfo[]
 function Device:alts() end
 
