@@ -311,8 +311,12 @@ int dfui_poll(dfu_dev *d, struct dfu_status *st, uint64_t start_us, unsigned cei
                             "device stalled an early GETSTATUS; polling per bwPollTimeout");
             }
             now = dfu_transport_now_us(d->t);
-            if (lr != NULL && lr->hi != UINT64_MAX && lr->hi > now - t0)
-                us = lr->hi - (now - t0); /* it was done by then before */
+            if (lr != NULL && lr->hi != UINT64_MAX) {
+                if (lr->lo >= lr->hi)
+                    lr->hi = UINT64_MAX; /* this one outlasted it: learn again */
+                else
+                    us = lr->hi > now - t0 ? lr->hi - (now - t0) : 0; /* done by then before */
+            }
             if (us > (now < deadline ? deadline - now : 0))
                 us = now < deadline ? deadline - now : 0;
             if (us > 0)

@@ -68,7 +68,7 @@ static int command(dfu_dev *d, const uint8_t *cmd, size_t len, unsigned ceiling_
     rc = prepare(d, err);
     if (rc != 0)
         return rc;
-    d->op = DFUI_OP_CMD;
+    d->op = len > 0 && cmd[0] == DFUSE_CMD_ERASE ? DFUI_OP_ERASE : DFUI_OP_CMD;
     start = dfu_transport_now_us(d->t);
     rc = dfui_dnload(d, 0, cmd, len, err);
     if (rc == 0)

@@ -50,9 +50,10 @@ struct dfui_stream {
 };
 
 /* Kinds of DfuSe jobs, polled separately: a device (STM32L4) may stall the polls of its page
- * erases while it answers those of its data blocks. */
+ * erases while it answers those of its data blocks and of its other commands (SET_ADDRESS). */
 #define DFUI_OP_DATA 1u
 #define DFUI_OP_CMD 2u
+#define DFUI_OP_ERASE 4u
 
 /* What the host learned about a job that took longer than the bwPollTimeout the device
  * reported (poll): it was still busy lo us after its first status and done by hi us. */
@@ -73,7 +74,7 @@ struct dfu_dev {
     enum dfu_poll_policy poll;
     unsigned early_stalled; /* DFUI_OP_* kinds whose early polls were stalled: spec polling for
                              * them until dfu_dev_set_poll */
-    unsigned op;            /* the kind of job being polled: DFUI_OP_CMD or DFUI_OP_DATA */
+    unsigned op;            /* the kind of job being polled: DFUI_OP_* */
     struct dfui_learned learned[DFUI_LEARNED];
     unsigned quirks;
     volatile sig_atomic_t *cancel;
