@@ -61,7 +61,9 @@ Prints the USB and DFU functional descriptors, every alt setting with its parsed
       or ("unknown: " .. tostring(smsg)))
     ctx:say("family   %s, program unit %d bytes", fam.name, fam.program_unit or 0)
     if rom_id then
-      ctx:say("ROM      bootloader ID 0x%02X (V%d.%d)%s", rom_id, rom_id >> 4, rom_id & 15,
+      -- 0xFF is an erased byte, not a version (early STM32L4 ROMs report it)
+      ctx:say("ROM      bootloader ID 0x%02X (%s)%s", rom_id,
+        rom_id == 0xFF and "no version" or string.format("V%d.%d", rom_id >> 4, rom_id & 15),
         dfu.family.bug_summary(fam, rom_id) and ("; known issue: " .. dfu.family.bug_summary(fam, rom_id)) or "")
     end
     for _, a in ipairs(alts) do

@@ -493,11 +493,11 @@ function Image:save(path, opts) end
 ---@class dfu.sim
 local sim = {}
 
----@return string[] names {"stm32h753", "stm32f405", "dfu11"}
+---@return string[] names {"stm32h753", "stm32f405", "stm32f072", ..., "gd32vf103", "dfu11"}
 function sim.profiles() end
 
 ---A new simulator: "PROFILE[,state=FILE][,events=FILE][,boot0=0|1][,rom=0xNN]
----[,jump=vector|branch][,faults=SPEC]" (a leading "sim:" is accepted).
+---[,jump=vector|branch|reset][,faults=SPEC][,dnload_stall=N]" (a leading "sim:" is accepted).
 ---@param spec string
 ---@return dfu.Sim|nil sim
 ---@return string? msg

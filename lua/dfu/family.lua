@@ -23,10 +23,14 @@
 --     rom_startup_ms = N, usb_connect_ms = N,   -- how long the ROM takes to come back
 --     known_bugs = { { ids = {...}, kind = "sp_margin" | "go_broken" | "side_effect",
 --                      margin = N, version =, cite =, text =, source =, summary = } },
---     leave = { entry = "address" },            -- the ROM starts code at the leave address
---                                               -- itself: no vector table, no stack word
+--     boot = { vector_table = false },          -- the core has no vector table: code starts at
+--                                               -- an address itself (no stack word); dfu.leave
+--                                               -- leaves at the entry point
 --     erase_busy_recovery = "clrstatus",        -- an erase left in dfuDNBUSY is ended with
 --                                               -- two CLRSTATUS (what ST's tools do)
+--     erase_shift = { sectors = N, from = I,    -- the ROM erases sector i + by when asked for
+--                     by = K, cite = },         -- sector i >= from (of N): dfu.plan asks for
+--                                               -- i - by, and refuses what it cannot reach
 --     device_feature = { address =, ... },      -- anything else the vendor's recipes use
 --   }
 --

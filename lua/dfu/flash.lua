@@ -247,6 +247,7 @@ local function write_chunk(dev, addr, chunk, unit, report, xfer)
     report.retries = report.retries + 1
     report.written = report.written + off
     addr, chunk = addr + off, chunk:sub(off + 1)
+    if off > 0 then attempt = 0 end -- it got further: a ROM that stalls now and then (F411)
   end
 end
 
