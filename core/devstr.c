@@ -9,7 +9,8 @@
 
 #include "dfu/device.h"
 
-static const char *const sim_keys[] = {"state", "events", "boot0", "rom", "jump", "faults", NULL};
+static const char *const sim_keys[] = {"state", "events", "boot0",        "rom",
+                                       "jump",  "faults", "dnload_stall", NULL};
 
 static int is_sim_key(const char *k, size_t n)
 {
@@ -188,7 +189,7 @@ int dfu_devspec_parse(const char *s, struct dfu_devspec *out, struct dfu_err *er
         } else {
             return dfu_err_set(err, DFU_E_INVALID, "device string: unknown key '%s' (%s keys: %s)",
                                key, sim ? "sim" : "usb",
-                               sim ? "state, events, boot0, rom, jump, faults, alt"
+                               sim ? "state, events, boot0, rom, jump, faults, dnload_stall, alt"
                                    : "serial, path, alt");
         }
         if (rc != 0)

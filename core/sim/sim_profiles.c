@@ -695,7 +695,8 @@ static const struct sim_profile g474 = {
 
 /*
  * STM32L476, ROM V9.2 (ID 0x92 at 0x1FFF6FFE; 0x90 on parts up to week 22 of 2015, 0xA3 on
- * V10.3). 64-bit programming, 512 pages of 2 KiB in two banks. A page erase reports too short a
+ * V10.3). 64-bit programming, 512 pages of 2 KiB in two banks. RAM: SRAM1 96 KiB with the
+ * SRAM2 alias behind it (0x20000000-0x2001FFFF), SRAM2 at 0x10000000. A page erase reports too short a
  * bwPollTimeout and STALLs EP0 until it ends (dfu-util's workaround).
  */
 static const struct sim_profile l476 = {
@@ -716,7 +717,7 @@ static const struct sim_profile l476 = {
     .flash_base = 0x08000000,
     .layouts = {{NULL, {{512, KB(2)}}}},
     .nlayouts = 1,
-    .ram = {{0x20000000, KB(96), KB(12)}, {0x10000000, KB(32), 0}},
+    .ram = {{0x20000000, KB(128), KB(12)}, {0x10000000, KB(32), 0}},
     .nram = 2,
     .sys_base = 0x1FFF0000,
     .sys_size = 0x7000,

@@ -278,7 +278,8 @@ return {
               flash = 0x08000000, flash_size = 0x100000 },
     program_unit = 8, -- RM0351: 64-bit double words with ECC; AN2606 Table 7: 8
     id_address = 0x1FFF6FFE, -- AN2606 Table 3: 0x92 (V9.x), 0xA3 (V10.x); UM1879: 0x90
-    ram = { { 0x20000000, 0x20018000 }, { 0x10000000, 0x10008000 } }, -- SRAM1, SRAM2
+    -- SRAM1 (96 KiB) with SRAM2's alias behind it at 0x20018000, and SRAM2 at 0x10000000 (RM0351)
+    ram = { { 0x20000000, 0x20020000 }, { 0x10000000, 0x10008000 } },
     rom_startup_ms = 56, usb_connect_ms = 300, -- AN2606 Tables 227 (with LSE), 229
     option_bytes = "stm32.ob_l4",
     known_bugs = {
