@@ -696,8 +696,8 @@ static const struct sim_profile g474 = {
 /*
  * STM32L476, ROM V9.2 (ID 0x92 at 0x1FFF6FFE; 0x90 on parts up to week 22 of 2015, 0xA3 on
  * V10.3). 64-bit programming, 512 pages of 2 KiB in two banks. RAM: SRAM1 96 KiB with the
- * SRAM2 alias behind it (0x20000000-0x2001FFFF), SRAM2 at 0x10000000. A page erase reports too short a
- * bwPollTimeout and STALLs EP0 until it ends (dfu-util's workaround).
+ * SRAM2 alias behind it (0x20000000-0x2001FFFF), SRAM2 at 0x10000000. A page erase reports too
+ * short a bwPollTimeout and STALLs EP0 until it ends (dfu-util's workaround).
  */
 static const struct sim_profile l476 = {
     .name = "stm32l476",
