@@ -48,4 +48,9 @@ extern const struct dfu_backend dfui_sim_backend; /* core/sim/sim_backend.c */
 /** What alt= asks for, as dfu_alt_match takes it (@buf holds a number); NULL without alt=. */
 const char *dfui_devspec_alt(const struct dfu_devspec *spec, char *buf, size_t cap);
 
+/** 1 if the device's serial string descriptor holds bytes rather than UTF-16 (quirks.c). */
+int dfui_serial_is_raw(uint16_t vid, uint16_t pid);
+/** The payload of a string descriptor as bytes (printable ASCII kept, others as '?'). */
+void dfui_desc_string_bytes(const uint8_t *buf, size_t len, char *out, size_t cap);
+
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "internal.h"
 
 #define USB_DT_DEVICE 0x01
@@ -325,8 +326,18 @@ int dfu_probe(struct dfu_transport *t, struct dfu_devinfo *info, struct dfu_err 
     lang = dfui_get_langid(t, NULL);
     if (dfui_get_string(t, NULL, dev[15], lang, info->product, sizeof info->product, NULL) != 0)
         info->product[0] = '\0';
-    if (dfui_get_string(t, NULL, dev[16], lang, info->serial, sizeof info->serial, NULL) != 0)
+    if (dfui_serial_is_raw(info->vid, info->pid)) {
+        /* GD32VF103: the serial descriptor holds the part code as bytes, not UTF-16 */
+        uint8_t sb[255];
+        size_t sn = 0;
         info->serial[0] = '\0';
+        if (dev[16] != 0 && dfui_get_descriptor(t, NULL, USB_DT_STRING, dev[16], lang, sb,
+                                                sizeof sb, &sn, NULL) == 0)
+            dfui_desc_string_bytes(sb, sn, info->serial, sizeof info->serial);
+    } else if (dfui_get_string(t, NULL, dev[16], lang, info->serial, sizeof info->serial, NULL) !=
+               0) {
+        info->serial[0] = '\0';
+    }
     if (dfui_get_string(t, NULL, alts[pick].iinterface, lang, info->alt_name, sizeof info->alt_name,
                         NULL) != 0)
         info->alt_name[0] = '\0';

@@ -204,7 +204,23 @@ int dfui_status_error(const struct dfu_status *st, struct dfu_err *err)
 
 int dfui_poll_early(const dfu_dev *d)
 {
-    return d->poll == DFU_POLL_EARLY && !d->early_stalled;
+    return d->poll == DFU_POLL_EARLY && !(d->early_stalled & (d->op ? d->op : DFUI_OP_DATA));
+}
+
+/* The learned record for jobs of the current kind that report @poll, or NULL. @make: create
+ * one (replacing the oldest) when missing. */
+static struct dfui_learned *learned_for(dfu_dev *d, uint32_t poll, int make)
+{
+    unsigned op = d->op ? d->op : DFUI_OP_DATA;
+
+    for (unsigned i = 0; i < DFUI_LEARNED; i++)
+        if (d->learned[i].hi != 0 && d->learned[i].poll == poll && d->learned[i].op == op)
+            return &d->learned[i];
+    if (!make)
+        return NULL;
+    memmove(&d->learned[1], &d->learned[0], (DFUI_LEARNED - 1) * sizeof d->learned[0]);
+    d->learned[0] = (struct dfui_learned){poll, op, 0, UINT64_MAX};
+    return &d->learned[0];
 }
 
 static int still_busy(const struct dfu_status *st, int manifest)
@@ -222,12 +238,15 @@ int dfui_poll(dfu_dev *d, struct dfu_status *st, uint64_t start_us, unsigned cei
      * bwPollTimeout 0 forever, as the Black Magic Probe bootloader does, is otherwise bounded
      * by the ceiling on the transport clock). */
     uint64_t max_polls = (uint64_t)ceiling_ms * 16u + 1000u, polls = 0;
-    uint32_t last_poll = st->poll_timeout;
-    int stalls = 0;
+    uint32_t last_poll = st->poll_timeout, reported = st->poll_timeout;
+    /* the job started when its first dfuDNBUSY status came back (now) */
+    uint64_t t0 = dfu_transport_now_us(d->t);
+    struct dfui_learned *lr = st->state == DFU_STATE_DNBUSY ? learned_for(d, reported, 0) : NULL;
+    int stalls = 0, late = 0, resumed = 0;
 
     while (still_busy(st, manifest)) {
         struct dfu_status next;
-        uint64_t now;
+        uint64_t now, sent;
         int rc;
 
         rc = dfui_check_cancel(d, err);
@@ -246,45 +265,83 @@ int dfui_poll(dfu_dev *d, struct dfu_status *st, uint64_t start_us, unsigned cei
          * policy: ask at once; a device such as the STM32 ROM holds the answer until the job
          * ends. dfuDNLOAD-SYNC asks for a GETSTATUS without delay in either policy;
          * dfuMANIFEST is always waited out (the device may be about to drop off the bus).
+         * A job of a kind whose bwPollTimeout proved too short is waited out for the time it
+         * took before (halving the uncertainty each time), not the time reported.
          * The wait is cut at the ceiling, where one last GETSTATUS is sent. */
-        if (!(dfui_poll_early(d) && st->state == DFU_STATE_DNBUSY) &&
-            st->state != DFU_STATE_DNLOAD_SYNC && st->state != DFU_STATE_MANIFEST_SYNC) {
+        if (resumed) {
+            resumed = 0; /* the wait after a stalled poll is done */
+        } else if (!(dfui_poll_early(d) && st->state == DFU_STATE_DNBUSY) &&
+                   st->state != DFU_STATE_DNLOAD_SYNC && st->state != DFU_STATE_MANIFEST_SYNC) {
             uint64_t us = (uint64_t)st->poll_timeout * 1000u;
 
+            if (lr != NULL && lr->hi != UINT64_MAX && st->state == DFU_STATE_DNBUSY) {
+                uint64_t at = lr->hi - lr->lo > 200u ? lr->lo + (lr->hi - lr->lo) / 2u : lr->hi;
+                if (at <= lr->lo || now - t0 >= at)
+                    at = lr->hi > now - t0 ? lr->hi : now - t0;
+                us = at - (now - t0);
+            }
             if (us > deadline - now)
                 us = deadline - now;
             if (us > 0)
                 dfu_transport_sleep_us(d->t, us);
             now = dfu_transport_now_us(d->t);
         }
+        sent = now;
         rc = dfui_getstatus(d, &next,
                             (unsigned)((now < deadline ? deadline - now + 999u : 0) / 1000u) +
                                 DFUI_HOLD_MARGIN_MS,
                             err);
         if (rc == DFU_E_PIPE && stalls < DFUI_MAX_POLL_STALLS) {
             /* STM32L4: reports too short a bwPollTimeout for a page erase and stalls EP0 when
-             * polled before it ends. Fall back to spec polling, wait and ask again. */
+             * polled before it ends. Fall back to spec polling for this kind of job, wait and
+             * ask again; remember that it was still busy. */
             uint64_t us = (uint64_t)(last_poll > 5 ? last_poll : 5) * 1000u
                           << (stalls < 4 ? stalls : 4);
+            unsigned op = d->op ? d->op : DFUI_OP_DATA;
 
             stalls++;
-            if (d->poll == DFU_POLL_EARLY && !d->early_stalled) {
-                d->early_stalled = 1;
+            late = 1;
+            if (reported != 0) {
+                if (lr == NULL)
+                    lr = learned_for(d, reported, 1);
+                if (sent - t0 > lr->lo)
+                    lr->lo = sent - t0;
+            }
+            if (d->poll == DFU_POLL_EARLY && !(d->early_stalled & op)) {
+                d->early_stalled |= op;
                 dfu_log_msg(&d->log, DFU_LOG_WARN,
                             "device stalled an early GETSTATUS; polling per bwPollTimeout");
             }
             now = dfu_transport_now_us(d->t);
+            if (lr != NULL && lr->hi != UINT64_MAX) {
+                if (lr->lo >= lr->hi)
+                    lr->hi = UINT64_MAX; /* this one outlasted it: learn again */
+                else
+                    us = lr->hi > now - t0 ? lr->hi - (now - t0) : 0; /* done by then before */
+            }
             if (us > (now < deadline ? deadline - now : 0))
                 us = now < deadline ? deadline - now : 0;
             if (us > 0)
                 dfu_transport_sleep_us(d->t, us);
+            resumed = 1;
             continue;
         }
         if (rc != 0)
             return rc;
+        if (next.state == DFU_STATE_DNBUSY && st->state == DFU_STATE_DNBUSY && late == 0 &&
+            !dfui_poll_early(d) && reported != 0 && sent - t0 >= (uint64_t)reported * 1000u)
+            late = 1; /* still busy after the time it asked for */
+        if (lr != NULL && next.state == DFU_STATE_DNBUSY && sent - t0 > lr->lo)
+            lr->lo = sent - t0;
         *st = next;
         if (st->poll_timeout > 0)
             last_poll = st->poll_timeout;
+        if (!still_busy(st, manifest) && (late || lr != NULL) && reported != 0) {
+            if (lr == NULL)
+                lr = learned_for(d, reported, 1);
+            if (sent - t0 < lr->hi)
+                lr->hi = sent - t0;
+        }
     }
     return 0;
 }
@@ -593,7 +650,7 @@ void dfu_dev_set_poll(dfu_dev *d, enum dfu_poll_policy p)
 
 enum dfu_poll_policy dfu_dev_poll(const dfu_dev *d)
 {
-    return dfui_poll_early(d) ? DFU_POLL_EARLY : DFU_POLL_SPEC;
+    return d->poll == DFU_POLL_EARLY && d->early_stalled == 0 ? DFU_POLL_EARLY : DFU_POLL_SPEC;
 }
 
 void dfu_dev_set_waiter(dfu_dev *d,

@@ -61,6 +61,7 @@ static int command(dfu_dev *d, const uint8_t *cmd, size_t len, unsigned ceiling_
     rc = prepare(d, err);
     if (rc != 0)
         return rc;
+    d->op = len > 0 && cmd[0] == DFUSE_CMD_ERASE ? DFUI_OP_ERASE : DFUI_OP_CMD;
     start = dfu_transport_now_us(d->t);
     rc = dfui_dnload(d, 0, cmd, len, err);
     if (rc == 0)
@@ -73,6 +74,7 @@ static int command(dfu_dev *d, const uint8_t *cmd, size_t len, unsigned ceiling_
     }
     if (rc == 0)
         rc = dfui_poll(d, &st, start, ceiling_ms, 0, err);
+    d->op = DFUI_OP_DATA;
     if (rc == 0 && (st.status != DFU_STATUS_OK || st.state != DFU_STATE_DNLOAD_IDLE))
         rc = dfui_status_error(&st, err);
     if (rc != 0)
@@ -324,6 +326,16 @@ int dfuse_leave(dfu_dev *d, uint32_t addr, struct dfu_status *st, int *answered,
     if (rc != 0)
         return dfu_err_prefix(err, "leave");
     rc = dfui_dnload(d, 2, NULL, 0, err);
+    if (rc != 0 && (d->quirks & DFUI_QUIRK_DFUSE_LEAVE) &&
+        (rc == DFU_E_PIPE || rc == DFU_E_IO || rc == DFU_E_NO_DEVICE || rc == DFU_E_TIMEOUT)) {
+        /* GD32VF103: the device may leave on the zero-length DNLOAD before its status stage
+         * (dfu-util QUIRK_DFUSE_LEAVE) */
+        dfu_log_msg(&d->log, DFU_LOG_DEBUG, "leave: zero-length DNLOAD ended with %s (expected)",
+                    dfu_err_name(rc));
+        dfu_err_clear(err);
+        d->recover = 1;
+        return 0;
+    }
     if (rc != 0) {
         d->recover = 1;
         set_addr(err, addr);

@@ -24,6 +24,8 @@
 #define DFUI_QUIRK_EARLY_POLL 0x01u  /* answers a GETSTATUS only when the job is done */
 #define DFUI_QUIRK_POLLTIMEOUT 0x02u /* bwPollTimeout is meaningless: use 5 ms */
 #define DFUI_QUIRK_FORCE_DFU11 0x04u /* reports a wrong bcdDFU; treat as DFU 1.1 */
+#define DFUI_QUIRK_UTF8_SERIAL 0x08u /* the serial string descriptor holds bytes, not UTF-16 */
+#define DFUI_QUIRK_DFUSE_LEAVE 0x10u /* leaves on the zero-length DNLOAD (GETSTATUS optional) */
 
 /* DFU class requests (protocol.md 1.2). */
 enum {
@@ -47,6 +49,21 @@ struct dfui_stream {
     uint32_t next_block;
 };
 
+/* Kinds of DfuSe jobs, polled separately: a device (STM32L4) may stall the polls of its page
+ * erases while it answers those of its data blocks and of its other commands (SET_ADDRESS). */
+#define DFUI_OP_DATA 1u
+#define DFUI_OP_CMD 2u
+#define DFUI_OP_ERASE 4u
+
+/* What the host learned about a job that took longer than the bwPollTimeout the device
+ * reported (poll): it was still busy lo us after its first status and done by hi us. */
+struct dfui_learned {
+    uint32_t poll;
+    unsigned op;
+    uint64_t lo, hi;
+};
+#define DFUI_LEARNED 4
+
 struct dfu_dev {
     struct dfu_transport *t;
     struct dfu_devinfo info;
@@ -55,7 +72,10 @@ struct dfu_dev {
     uint8_t alt;
     struct dfu_log log;
     enum dfu_poll_policy poll;
-    int early_stalled; /* early polls were stalled: spec polling until dfu_dev_set_poll */
+    unsigned early_stalled; /* DFUI_OP_* kinds whose early polls were stalled: spec polling for
+                             * them until dfu_dev_set_poll */
+    unsigned op;            /* the kind of job being polled: DFUI_OP_* */
+    struct dfui_learned learned[DFUI_LEARNED];
     unsigned quirks;
     volatile sig_atomic_t *cancel;
     uint64_t transfers;

@@ -4,6 +4,7 @@
  */
 #include <stddef.h>
 
+#include "backend.h"
 #include "internal.h"
 
 struct quirk {
@@ -38,6 +39,11 @@ static const struct quirk quirks[] = {
     {0x1457, 0x5117, 0x0000, 0xffff, DFUI_QUIRK_POLLTIMEOUT},
     /* M-Audio Transit. */
     {0x0763, 0x2806, 0x0000, 0xffff, DFUI_QUIRK_POLLTIMEOUT},
+    /* GigaDevice GD32VF103 (dfu-util 0.11 quirks.c, fwupd dfu.quirk "gd32"): the serial
+     * descriptor is not UTF-16, the ROM leaves on the zero-length DNLOAD (with or without a
+     * status stage); like the ST ROM it copies it is polled at once. */
+    {0x28e9, 0x0189, 0x0000, 0xffff,
+     DFUI_QUIRK_EARLY_POLL | DFUI_QUIRK_UTF8_SERIAL | DFUI_QUIRK_DFUSE_LEAVE},
     /* LeafLabs Maple rev 3/5: reports a wrong DFU version. */
     {0x1eaf, 0x0003, 0x0200, 0x0200, DFUI_QUIRK_FORCE_DFU11},
 };
@@ -53,4 +59,23 @@ unsigned dfui_quirks(uint16_t vid, uint16_t pid, uint16_t bcd_device)
             flags |= q->flags;
     }
     return flags;
+}
+
+int dfui_serial_is_raw(uint16_t vid, uint16_t pid)
+{
+    return (dfui_quirks(vid, pid, 0) & DFUI_QUIRK_UTF8_SERIAL) != 0;
+}
+
+void dfui_desc_string_bytes(const uint8_t *buf, size_t len, char *out, size_t cap)
+{
+    size_t o = 0;
+
+    if (cap == 0)
+        return;
+    if (len >= 2 && buf[1] == 3) {
+        size_t bl = buf[0] < len ? buf[0] : len;
+        for (size_t i = 2; i < bl && o + 1 < cap; i++)
+            out[o++] = buf[i] >= 0x20 && buf[i] < 0x7F ? (char)buf[i] : '?';
+    }
+    out[o] = '\0';
 }

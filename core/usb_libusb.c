@@ -81,7 +81,7 @@ static int usb_fail(struct dfu_err *err, int rc, const char *what)
 
 /* ---- descriptors ---- */
 
-static void read_string(libusb_device_handle *h, uint8_t idx, char *out, size_t cap)
+static void read_string_as(libusb_device_handle *h, uint8_t idx, char *out, size_t cap, int raw)
 {
     uint8_t buf[255], lang[4];
     int n;
@@ -92,8 +92,15 @@ static void read_string(libusb_device_handle *h, uint8_t idx, char *out, size_t 
     n = libusb_get_string_descriptor(h, 0, 0, lang, sizeof lang);
     n = libusb_get_string_descriptor(h, idx, dfu_desc_langid(lang, n > 0 ? (size_t)n : 0), buf,
                                      sizeof buf);
-    if (n > 0)
+    if (n > 0 && raw)
+        dfui_desc_string_bytes(buf, (size_t)n, out, cap);
+    else if (n > 0)
         dfu_desc_string(buf, (size_t)n, out, cap);
+}
+
+static void read_string(libusb_device_handle *h, uint8_t idx, char *out, size_t cap)
+{
+    read_string_as(h, idx, out, cap, 0);
 }
 
 static void port_path(libusb_device *dev, struct dfu_devinfo *info)
@@ -251,7 +258,9 @@ static int walk_devices(libusb_context *ctx, const struct dfu_devspec *spec, wal
             fi.info.protocol =
                 dfu_desc_mode(dd.idVendor, dd.idProduct, proto, fd.bcd_dfu, cfg->bNumInterfaces);
             port_path(dev, &fi.info);
-            read_string(h, dd.iSerialNumber, fi.info.serial, sizeof fi.info.serial);
+            /* GD32VF103: the serial descriptor is not UTF-16 (quirks.c) */
+            read_string_as(h, dd.iSerialNumber, fi.info.serial, sizeof fi.info.serial,
+                           dfui_serial_is_raw(dd.idVendor, dd.idProduct));
             read_string(h, dd.iProduct, fi.info.product, sizeof fi.info.product);
             read_string(h, itf->altsetting[first].iInterface, fi.info.alt_name,
                         sizeof fi.info.alt_name);

@@ -31,6 +31,7 @@ Prints the USB and DFU functional descriptors, every alt setting with its parsed
     local fam = dfu.family.of(dev)
     local rom_id
     if fam.id_address then
+      dev:abort_to_idle() -- a ROM that enumerates in dfuERROR takes no request before this
       local b = dev:read(fam.id_address, 1)
       if b and #b == 1 then rom_id = b:byte() end
       dev:abort_to_idle()
@@ -47,7 +48,8 @@ Prints the USB and DFU functional descriptors, every alt setting with its parsed
       known_bug = dfu.family.bug_summary(fam, rom_id) or dfu.json.null,
     }
     for _, a in ipairs(alts) do
-      out.alts[#out.alts + 1] = { alt = a.alt, name = a.name, layout = layout_json(a.layout) }
+      out.alts[#out.alts + 1] = { alt = a.alt, name = a.name, layout = layout_json(a.layout),
+                                  reported = a.reported }
     end
     ctx:set_result(out)
     ctx:say("%s  %04x:%04x  bcdDevice %04x  %s%s", ctx:devstr(), info.vid, info.pid, info.bcd_device or 0,
@@ -59,11 +61,16 @@ Prints the USB and DFU functional descriptors, every alt setting with its parsed
       or ("unknown: " .. tostring(smsg)))
     ctx:say("family   %s, program unit %d bytes", fam.name, fam.program_unit or 0)
     if rom_id then
-      ctx:say("ROM      bootloader ID 0x%02X (V%d.%d)%s", rom_id, rom_id >> 4, rom_id & 15,
+      -- 0xFF is an erased byte, not a version (early STM32L4 ROMs report it)
+      ctx:say("ROM      bootloader ID 0x%02X (%s)%s", rom_id,
+        rom_id == 0xFF and "no version" or string.format("V%d.%d", rom_id >> 4, rom_id & 15),
         dfu.family.bug_summary(fam, rom_id) and ("; known issue: " .. dfu.family.bug_summary(fam, rom_id)) or "")
     end
     for _, a in ipairs(alts) do
       ctx:say("alt %d    %s", a.alt, a.name)
+      if a.reported then
+        ctx:say("           (the ROM reports \"%s\"; corrected by the family descriptor)", a.reported)
+      end
       if a.layout then
         for _, r in ipairs(a.layout.runs) do
           ctx:say("           %s  %d x %s  %s", util.range(r.address, r.count * r.size), r.count,

@@ -73,16 +73,36 @@ static int set_opt(dfu_sim *s, const char *key, const char *val, struct dfu_err 
         return 0;
     }
     if (strcmp(key, "jump") == 0) {
-        if (strcmp(val, "vector") != 0 && strcmp(val, "branch") != 0)
-            return dfu_err_set(err, DFU_E_INVALID, "sim: jump must be vector or branch, not '%s'",
-                               val);
-        s->jump_branch = val[0] == 'b';
+        if (strcmp(val, "vector") == 0)
+            s->jump = SIM_JUMP_VECTOR;
+        else if (strcmp(val, "branch") == 0)
+            s->jump = SIM_JUMP_BRANCH;
+        else if (strcmp(val, "reset") == 0)
+            s->jump = SIM_JUMP_RESET;
+        else
+            return dfu_err_set(err, DFU_E_INVALID,
+                               "sim: jump must be vector, branch or reset, not '%s'", val);
+        if (s->jump == SIM_JUMP_VECTOR && s->p->core == SIM_CORE_RISCV)
+            return dfu_err_set(err, DFU_E_INVALID,
+                               "sim:%s: a RISC-V ROM has no vector table; jump must be branch "
+                               "or reset",
+                               s->p->name);
+        return 0;
+    }
+    if (strcmp(key, "dnload_stall") == 0) {
+        unsigned long v = strtoul(val, &end, 0);
+        if (*val == '\0' || *end != '\0' || v > 1000000)
+            return dfu_err_set(err, DFU_E_INVALID,
+                               "sim: dnload_stall must be a block count like 37, not '%s'", val);
+        s->dnload_stall = (unsigned)v;
         return 0;
     }
     if (strcmp(key, "faults") == 0)
         return simi_faults_parse(s, val, err);
     return dfu_err_set(err, DFU_E_INVALID,
-                       "sim: unknown key '%s' (state, events, boot0, rom, jump, faults)", key);
+                       "sim: unknown key '%s' (state, events, boot0, rom, jump, faults, "
+                       "dnload_stall)",
+                       key);
 }
 
 static int parse_spec(dfu_sim *s, const char *spec, struct dfu_err *err)
@@ -100,10 +120,15 @@ static int parse_spec(dfu_sim *s, const char *spec, struct dfu_err *err)
     memcpy(name, spec, n);
     name[n] = '\0';
     s->p = simi_profile_find(name);
-    if (s->p == NULL)
-        return dfu_err_set(err, DFU_E_NOT_FOUND,
-                           "sim: unknown profile '%s' (stm32h753, stm32f405, dfu11)", name);
+    if (s->p == NULL) {
+        char list[256];
+        size_t o = 0;
+        for (const char *const *nm = dfu_sim_profiles(); *nm != NULL && o < sizeof list; nm++)
+            o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? ", " : "", *nm);
+        return dfu_err_set(err, DFU_E_NOT_FOUND, "sim: unknown profile '%s' (%s)", name, list);
+    }
     s->rom_id = s->p->id;
+    s->jump = s->p->jumps[0];
     while (p != NULL) {
         const char *item = p + 1, *eq;
         char key[32], *val;
@@ -126,6 +151,24 @@ static int parse_spec(dfu_sim *s, const char *spec, struct dfu_err *err)
         free(val);
         if (rc != 0)
             return rc;
+    }
+    /* what the host sees: the profile, or the ROM build rom= names */
+    s->alts[0] = s->alts[1] = s->alts[2] = s->alts[3] = NULL;
+    for (unsigned i = 0; i < s->p->nalts; i++)
+        s->alts[i] = s->p->alts[i];
+    s->nalts = s->p->nalts;
+    s->bcd_device = s->p->bcd_device;
+    s->ob = s->p->ob;
+    for (const struct sim_variant *v = s->p->variants; v != NULL && v->nalts != 0; v++) {
+        if (v->id == s->rom_id) {
+            s->variant = v;
+            for (unsigned i = 0; i < v->nalts; i++)
+                s->alts[i] = v->alts[i];
+            s->nalts = v->nalts;
+            s->bcd_device = v->bcd_device;
+            if (v->no_ob)
+                s->ob = NULL;
+        }
     }
     return 0;
 }
@@ -152,7 +195,7 @@ int dfu_sim_new(const char *spec, dfu_sim **out, struct dfu_err *err)
         rc = simi_state_open(s, err);
     if (rc != 0)
         goto fail;
-    if ((s->fflags & SIM_FF_RDP1) && simi_rdp(s) == 0xAA)
+    if ((s->fflags & SIM_FF_RDP1) && simi_rdp_level(s) == 0)
         simi_set_rdp(s, 0xBB);
     rc = simi_state_sync(s, err);
     if (rc != 0)
@@ -167,7 +210,7 @@ int dfu_sim_new(const char *spec, dfu_sim **out, struct dfu_err *err)
     /* Power-on: the device starts in the ROM (boot0 is sampled at later resets), except that
      * RDP level 2 never lets the ROM run. */
     simi_event(s, "\"ev\":\"reset\",\"cause\":\"power_on\"");
-    if (simi_rdp(s) == 0xCC) {
+    if (simi_rdp_level(s) == 2) {
         simi_reset(s, "rdp2", 0);
     } else {
         simi_enter_rom(s);
@@ -309,7 +352,7 @@ static int standard(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_
         *len = 1;
         return 0;
     case 11: /* SET_INTERFACE: selects the memory the DfuSe requests act on */
-        if (in || req->wIndex != 0 || !s->configured || req->wValue >= s->p->nalts)
+        if (in || req->wIndex != 0 || !s->configured || req->wValue >= s->nalts)
             return DFU_E_PIPE;
         s->alt = (uint8_t)req->wValue;
         return 0;
@@ -359,7 +402,7 @@ int dfu_sim_control(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_
         return dfu_err_set(err, DFU_E_NO_DEVICE, "sim:%s: no device (it left the bus)", s->p->name);
     }
     if (s->now < s->busy_until) {
-        if (s->fflags & SIM_FF_EARLYSTALL) {
+        if ((s->fflags & SIM_FF_EARLYSTALL) || s->busy_stalls) {
             /* STM32L4: EP0 stalls while the flash job runs; the DFU state is not changed. */
             s->now += 1000;
             log_ctrl(s, r, req, 0, "stall");
@@ -459,7 +502,7 @@ int dfu_sim_out_stalls(const dfu_sim *s, const struct dfu_ctrl *req)
 
     if ((req->bmRequestType & 0x80u) || s->mode != DFU_SIM_ROM)
         return 0;
-    if (s->now < s->busy_until && (s->fflags & SIM_FF_EARLYSTALL))
+    if (s->now < s->busy_until && ((s->fflags & SIM_FF_EARLYSTALL) || s->busy_stalls))
         return 1;
     for (unsigned i = 0; i < s->nfaults; i++) {
         const struct sim_fault *f = &s->faults[i];
@@ -481,6 +524,9 @@ int dfu_sim_out_stalls(const dfu_sim *s, const struct dfu_ctrl *req)
     if (state != DFU_STATE_IDLE && state != DFU_STATE_DNLOAD_IDLE)
         return 1;
     if (req->wLength > s->p->transfer_size)
+        return 1;
+    if (s->p->bcd_dfu == 0x011A && req->wValue >= 2 && req->wLength > 0 && s->dnload_stall != 0 &&
+        (s->dnload_count + 1) % s->dnload_stall == 0)
         return 1;
     return req->wLength == 0 && s->p->bcd_dfu != 0x011A && state == DFU_STATE_IDLE;
 }

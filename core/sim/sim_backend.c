@@ -52,7 +52,7 @@ static void sim_release(void *ref)
 const struct dfu_backend dfui_sim_backend = {
     .name = "sim",
     .syntax = "sim:PROFILE",
-    .keys = "state, events, boot0, rom, jump, faults",
+    .keys = "state, events, boot0, rom, jump, faults, dnload_stall",
     .parse_opts = sim_parse_opts,
     .enumerate = sim_enumerate,
     .open = sim_open,

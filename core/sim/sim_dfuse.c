@@ -14,8 +14,7 @@ static int dfuse(const dfu_sim *s)
 
 static int rdp1(const dfu_sim *s)
 {
-    uint8_t r = simi_rdp(s);
-    return r != 0xAA && r != 0xCC;
+    return simi_rdp_level(s) == 1;
 }
 
 /* An illegal request in DFU mode: EP0 STALL and dfuERROR. */
@@ -30,7 +29,8 @@ void simi_dfu_reset_state(dfu_sim *s)
 {
     s->state = DFU_STATE_IDLE;
     s->status = DFU_STATUS_OK;
-    if (s->fflags & SIM_FF_BOOTERR) { /* some F4 ROMs and GD32VF103 enumerate like this */
+    if ((s->fflags & SIM_FF_BOOTERR) || (s->p->quirks & SIM_Q_BOOT_ERROR)) {
+        /* some F4 ROMs (F411: dfu-util ticket 140) and the GD32VF103 enumerate like this */
         s->state = DFU_STATE_ERROR;
         s->status = DFU_STATUS_ERR_FIRMWARE;
     }
@@ -46,6 +46,8 @@ void simi_dfu_reset_state(dfu_sim *s)
     s->job_pending = 0;
     s->after_reply = SIM_AFTER_NONE;
     s->reset_at = 0;
+    s->addr_fresh = 0;
+    s->busy_stalls = 0;
 }
 
 static void status_reply(dfu_sim *s, uint8_t *data, size_t *len, uint16_t wlength, unsigned poll)
@@ -108,6 +110,7 @@ static void run_cmd(dfu_sim *s, struct job_result *jr)
             return;
         }
         s->ptr = a;
+        s->addr_fresh = 1;
         return;
     }
     if (c == 0x41 && s->xlen == 5) {
@@ -122,12 +125,35 @@ static void run_cmd(dfu_sim *s, struct job_result *jr)
         }
         if (pseudo_fault(s, SIM_R_ERASE, jr))
             return;
-        jr->busy_us = simi_sector_erase_us(s, size);
-        simi_erase_sector(s, (unsigned)idx);
+        {
+            /* STM32F76x ROM V9.3 in dual-bank mode: "Erasing a sector from bank2 with index
+             * (i) leads to erase sector (i+4)" (AN2606); past the last sector nothing is
+             * erased (inferred). The busy time is the erased sector's. */
+            const struct sim_bug *b = simi_bug(s, SIM_BUG_ERASE_SHIFT);
+            unsigned target = (unsigned)idx;
+            if (b != NULL && s->layout == 1 && (unsigned)idx >= b->arg)
+                target += b->arg2;
+            if (target < simi_sector_count(s)) {
+                uint32_t tbase, tsize;
+                for (uint32_t at = s->p->flash_base;; at += tsize)
+                    if (simi_sector(s, at, &tbase, &tsize) == (int)target)
+                        break;
+                jr->busy_us = simi_sector_erase_us(s, tsize);
+                simi_erase_sector(s, target);
+            }
+        }
         /* STM32H74x/75x ROM V9.1: "Erase on bank2 not working as expected" - the ROM reports
          * the erase while the flash is still busy; it keeps answering dfuDNBUSY. */
-        if (p->fam == SIM_FAM_H7 && s->rom_id == 0x91 && idx >= 8)
-            s->job_busy = 1;
+        {
+            const struct sim_bug *b = simi_bug(s, SIM_BUG_ERASE_BUSY);
+            if (b != NULL && (unsigned)idx >= b->arg)
+                s->job_busy = 1;
+        }
+        /* STM32L4: too short a bwPollTimeout for a page erase, EP0 STALLed until it ends. */
+        if (p->quirks & SIM_Q_ERASE_STALL) {
+            jr->poll_ms = (unsigned)(jr->busy_us / 2000);
+            s->busy_stalls = 1;
+        }
         return;
     }
     if (c == 0x41 && s->xlen == 1) {
@@ -206,6 +232,7 @@ static void run_write(dfu_sim *s, struct job_result *jr)
         if (pseudo_fault(s, SIM_R_WRITE, jr))
             return;
         jr->status = simi_program(s, addr, s->xbuf, n, &jr->busy_us);
+        s->addr_fresh = 0;
         return;
     case SIM_K_RAM:
         if (addr - r->base < r->rom_reserved) { /* the ROM's own variables and stack */
@@ -215,7 +242,11 @@ static void run_write(dfu_sim *s, struct job_result *jr)
         if (pseudo_fault(s, SIM_R_WRITE, jr))
             return;
         memcpy(r->mem + (addr - r->base), s->xbuf, n);
+        /* STM32L47x ROM V9.0: "RAM data get corrupted when written" (UM1879) */
+        if (simi_bug(s, SIM_BUG_RAM_WRITE) != NULL && n > 0)
+            r->mem[addr - r->base] ^= 0xFF;
         simi_touch(s, r, addr - r->base, (uint32_t)n);
+        s->addr_fresh = 0;
         return;
     case SIM_K_OB:
         jr->poll_ms = p->poll_erase;
@@ -225,7 +256,9 @@ static void run_write(dfu_sim *s, struct job_result *jr)
         }
         if (pseudo_fault(s, SIM_R_WRITE, jr)) /* an option-byte write is a WRITE too */
             return;
-        jr->status = simi_ob_write(s, s->xbuf, n);
+        for (unsigned z = 0; z < s->ob->nzones; z++)
+            if (s->ob->zone[z].base == r->base)
+                jr->status = simi_ob_write(s, z, s->xbuf, n);
         if (jr->status == DFU_STATUS_OK) {
             jr->busy_us = p->ob_us;
             jr->reset_after_us = p->ob_us;
@@ -266,7 +299,7 @@ static void run_write(dfu_sim *s, struct job_result *jr)
 static void run_plain(dfu_sim *s, struct job_result *jr)
 {
     struct sim_region *f = simi_region_kind(s, SIM_K_FLASH);
-    uint32_t off = (uint32_t)s->xblock * s->p->transfer_size, page = s->p->sectors[0].size;
+    uint32_t off = (uint32_t)s->xblock * s->p->transfer_size, page = simi_sectors(s)[0].size;
     uint64_t prog = 0;
 
     if ((uint64_t)off + s->xlen > f->size) {
@@ -290,6 +323,7 @@ static void start_job(dfu_sim *s)
 {
     struct job_result jr = {DFU_STATUS_OK, 0, 0, 0, NULL};
 
+    s->busy_stalls = 0;
     if (s->job_status != 0) { /* an injected bStatus for this DNLOAD: nothing is done */
         jr.status = s->job_status;
         jr.poll_ms = s->job == SIM_JOB_CMD ? s->p->poll_erase : s->p->poll_write;
@@ -347,8 +381,15 @@ static int do_getstatus(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, s
     case DFU_STATE_MANIFEST_SYNC:
         if (dfuse(s)) {
             /* ST: dfuMANIFEST, then the ROM tears USB down and leaves. */
+            /* STM32C071: without a SET_ADDRESS since the last write the ROM refuses the leave
+             * (LibUsbDfu issue 13; the status is inferred). */
+            if ((s->p->quirks & SIM_Q_LEAVE_SETADDR) && !s->addr_fresh) {
+                s->state = DFU_STATE_ERROR;
+                s->status = DFU_STATUS_ERR_TARGET;
+                break;
+            }
             s->state = DFU_STATE_MANIFEST;
-            poll = s->p->fam == SIM_FAM_F4 ? s->p->poll_write : 1;
+            poll = s->p->poll_manifest;
             s->after_reply = SIM_AFTER_LEAVE;
             break;
         }
@@ -432,10 +473,21 @@ static int do_dnload(dfu_sim *s, const struct dfu_ctrl *req, const uint8_t *data
             return stall_error(s, DFU_STATUS_ERR_STALLEDPKT);
         s->state = DFU_STATE_MANIFEST_SYNC;
         s->manifest_done = 0;
+        /* GD32VF103: the zero-length DNLOAD itself is the leave; no GETSTATUS follows
+         * (dfu-util QUIRK_DFUSE_LEAVE). */
+        if (dfuse(s) && (s->p->quirks & SIM_Q_LEAVE_NOSTATUS)) {
+            s->state = DFU_STATE_MANIFEST;
+            s->after_reply = SIM_AFTER_LEAVE;
+        }
         return 0;
     }
     if (!dfuse(s) && s->state == DFU_STATE_IDLE)
         s->plain_erased_upto = 0; /* a new download session */
+    /* dnload_stall=N: every Nth data block is STALLed, as the STM32F411 ROM does at random
+     * points of a download (dfu-util tickets 140, 141). */
+    if (dfuse(s) && req->wValue >= 2 && s->dnload_stall != 0 &&
+        ++s->dnload_count % s->dnload_stall == 0)
+        return stall_error(s, DFU_STATUS_ERR_STALLEDPKT);
     memcpy(s->xbuf, data, req->wLength);
     s->xlen = req->wLength;
     s->xblock = req->wValue;

@@ -127,7 +127,7 @@ int dfu_sim_inject(dfu_sim *s, const char *faults, struct dfu_err *err)
     unsigned old = s->fflags;
     int rc = simi_faults_parse(s, faults, err);
 
-    if (rc == 0 && !(old & SIM_FF_RDP1) && (s->fflags & SIM_FF_RDP1) && simi_rdp(s) == 0xAA)
+    if (rc == 0 && !(old & SIM_FF_RDP1) && (s->fflags & SIM_FF_RDP1) && simi_rdp_level(s) == 0)
         simi_set_rdp(s, 0xBB);
     return rc != 0 ? rc : simi_state_sync(s, err);
 }

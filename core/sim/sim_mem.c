@@ -1,15 +1,15 @@
-/* Simulator memory: regions and the flash erase/program rules. */
+/* Simulator memory: regions and the flash erase/program rules of the profile. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "sim/sim_int.h"
 
-static uint32_t flash_size(const struct sim_profile *p)
+static uint32_t layout_size(const struct sim_layout *l)
 {
     uint32_t n = 0;
 
-    for (unsigned i = 0; p->sectors[i].count != 0; i++)
-        n += p->sectors[i].count * p->sectors[i].size;
+    for (unsigned i = 0; l->sectors[i].count != 0; i++)
+        n += l->sectors[i].count * l->sectors[i].size;
     return n;
 }
 
@@ -35,32 +35,71 @@ static int add_region(dfu_sim *s, uint32_t base, uint32_t size, enum sim_kind ki
     return 0;
 }
 
+const struct sim_bug *simi_bug(const dfu_sim *s, enum sim_bug_kind kind)
+{
+    for (unsigned i = 0; i < sizeof s->p->bugs / sizeof s->p->bugs[0]; i++) {
+        const struct sim_bug *b = &s->p->bugs[i];
+        if (b->kind == kind && s->rom_id >= b->lo && s->rom_id <= b->hi)
+            return b;
+    }
+    return NULL;
+}
+
+const struct sim_sector_run *simi_sectors(const dfu_sim *s)
+{
+    return s->p->layouts[s->layout < s->p->nlayouts ? s->layout : 0].sectors;
+}
+
+const char *simi_alt_string(const dfu_sim *s, unsigned alt)
+{
+    if (alt == 0 && s->variant == NULL && s->p->layouts[s->layout].alt != NULL)
+        return s->p->layouts[s->layout].alt;
+    return alt < s->nalts ? s->alts[alt] : "";
+}
+
+/* A read-only region for bytes of system memory outside its main block (UID, ID byte). */
+static int add_sys_block(dfu_sim *s, uint32_t addr, uint32_t size)
+{
+    const struct sim_profile *p = s->p;
+
+    if (addr >= p->sys_base && addr + size - p->sys_base <= p->sys_size)
+        return 0;
+    if (simi_region(s, addr) != NULL && simi_region(s, addr + size - 1) != NULL)
+        return 0;
+    return add_region(s, addr, size, SIM_K_SYS, 0, 0xFF, 0);
+}
+
 int simi_mem_init(dfu_sim *s, struct dfu_err *err)
 {
     const struct sim_profile *p = s->p;
-    uint32_t fsize = flash_size(p);
+    uint32_t fsize = layout_size(&p->layouts[0]);
     int rc = add_region(s, p->flash_base, fsize, SIM_K_FLASH, 0, 0xFF, 0);
+    const struct sim_bug *romram = simi_bug(s, SIM_BUG_ROM_RAM);
 
     for (unsigned i = 0; rc == 0 && i < p->nram; i++) {
-        uint32_t rom = p->ram_rom[i];
-        /* STM32H74x/75x: V9.0 uses 208 KiB of AXI SRAM, V9.1 and later 20 KiB (AN2606). */
-        if (p->fam == SIM_FAM_H7 && p->ram_base[i] == 0x24000000 && s->rom_id >= 0x91 &&
-            s->rom_id <= 0x9F)
-            rom = 20 * 1024;
-        rc = add_region(s, p->ram_base[i], p->ram_size[i], SIM_K_RAM, 0, 0x00, rom);
+        uint32_t rom = p->ram[i].rom;
+        /* a ROM version that uses a different part of this RAM block (AN2606) */
+        if (romram != NULL && romram->arg2 == p->ram[i].base)
+            rom = romram->arg;
+        rc = add_region(s, p->ram[i].base, p->ram[i].size, SIM_K_RAM, 0, 0x00, rom);
     }
     if (rc == 0 && p->sys_size != 0)
         rc = add_region(s, p->sys_base, p->sys_size, SIM_K_SYS, 0, 0x00, 0);
-    if (rc == 0 && p->uid_addr != 0 &&
-        !(p->uid_addr >= p->sys_base && p->uid_addr - p->sys_base < p->sys_size))
-        rc = add_region(s, p->uid_addr, 0x20, SIM_K_SYS, 0, 0xFF, 0);
-    if (rc == 0 && p->ob_size != 0)
-        rc = add_region(s, p->ob_base, p->ob_size, SIM_K_OB, 1, 0xFF, 0);
-    if (rc == 0 && p->otp_size != 0)
+    if (rc == 0 && s->ob != NULL)
+        for (unsigned z = 0; rc == 0 && z < s->ob->nzones; z++)
+            rc = add_region(s, s->ob->zone[z].base, s->ob->zone[z].size, SIM_K_OB, 1, 0xFF, 0);
+    if (rc == 0 && p->otp_size != 0 && (s->variant == NULL || s->nalts > 2))
         rc = add_region(s, p->otp_base, p->otp_size, SIM_K_OTP, 2, 0xFF, 0);
     if (rc == 0 && p->feat_size != 0)
         rc = add_region(s, p->feat_base, p->feat_size, SIM_K_FEAT, 3, 0x00, 0);
-    if (rc == 0 && p->fam == SIM_FAM_H7) {
+    if (rc == 0 && p->uid_addr != 0)
+        rc = add_sys_block(s, p->uid_addr,
+                           p->flash_kib_off == 0      ? 12u
+                           : p->flash_kib_off >= 0x1E ? p->flash_kib_off + 2u
+                                                      : 0x20u);
+    if (rc == 0 && p->id_addr != 0)
+        rc = add_sys_block(s, p->id_addr & ~0xFFu, 0x100);
+    if (rc == 0 && p->prog_once) {
         s->wmask = calloc(fsize / p->prog_unit / 8 + 1, 1);
         if (s->wmask == NULL)
             rc = DFU_E_NOMEM;
@@ -74,13 +113,17 @@ int simi_mem_init(dfu_sim *s, struct dfu_err *err)
         uint32_t o = p->uid_addr - r->base;
         for (unsigned i = 0; i < 3; i++)
             dfui_put32(r->mem + o + 4 * i, p->uid[i]);
-        uint32_t fo = p->fam == SIM_FAM_H7 ? 0x80 : 0x12; /* 0x1FF1E880 / 0x1FFF7A22 */
-        r->mem[o + fo] = (uint8_t)(fsize / 1024);
-        r->mem[o + fo + 1] = (uint8_t)(fsize / 1024 >> 8);
+        if (p->flash_kib_off != 0) {
+            r->mem[o + p->flash_kib_off] = (uint8_t)(fsize / 1024);
+            r->mem[o + p->flash_kib_off + 1] = (uint8_t)(fsize / 1024 >> 8);
+        }
     }
-    if (p->id_addr != 0)
-        simi_region(s, p->id_addr)->mem[p->id_addr - p->sys_base] = (uint8_t)s->rom_id;
+    if (p->id_addr != 0) {
+        struct sim_region *r = simi_region(s, p->id_addr);
+        r->mem[p->id_addr - r->base] = (uint8_t)s->rom_id;
+    }
     simi_ob_defaults(s);
+    s->layout = simi_ob_layout(s);
     return 0;
 }
 
@@ -131,8 +174,8 @@ int simi_is_ram(const dfu_sim *s, uint32_t addr, int allow_end)
     const struct sim_profile *p = s->p;
 
     for (unsigned i = 0; i < p->nram; i++) {
-        uint64_t end = (uint64_t)p->ram_base[i] + p->ram_size[i];
-        if (addr >= p->ram_base[i] && (addr < end || (allow_end && addr == end)))
+        uint64_t end = (uint64_t)p->ram[i].base + p->ram[i].size;
+        if (addr >= p->ram[i].base && (addr < end || (allow_end && addr == end)))
             return 1;
     }
     return 0;
@@ -140,20 +183,20 @@ int simi_is_ram(const dfu_sim *s, uint32_t addr, int allow_end)
 
 int simi_sector(const dfu_sim *s, uint32_t addr, uint32_t *base, uint32_t *size)
 {
-    const struct sim_profile *p = s->p;
-    uint32_t b = p->flash_base;
+    const struct sim_sector_run *r = simi_sectors(s);
+    uint32_t b = s->p->flash_base;
     int idx = 0;
 
     if (addr < b)
         return -1;
-    for (unsigned i = 0; p->sectors[i].count != 0; i++) {
-        for (unsigned j = 0; j < p->sectors[i].count; j++, idx++) {
-            if (addr - b < p->sectors[i].size) {
+    for (unsigned i = 0; r[i].count != 0; i++) {
+        for (unsigned j = 0; j < r[i].count; j++, idx++) {
+            if (addr - b < r[i].size) {
                 *base = b;
-                *size = p->sectors[i].size;
+                *size = r[i].size;
                 return idx;
             }
-            b += p->sectors[i].size;
+            b += r[i].size;
         }
     }
     return -1;
@@ -161,46 +204,41 @@ int simi_sector(const dfu_sim *s, uint32_t addr, uint32_t *base, uint32_t *size)
 
 unsigned simi_sector_count(const dfu_sim *s)
 {
+    const struct sim_sector_run *r = simi_sectors(s);
     unsigned n = 0;
 
-    for (unsigned i = 0; s->p->sectors[i].count != 0; i++)
-        n += s->p->sectors[i].count;
+    for (unsigned i = 0; r[i].count != 0; i++)
+        n += r[i].count;
     return n;
 }
 
-/* Busy time of a sector erase: H7 1.1 s per 128 KiB; F4 per DS8626 at x8 or x32; the plain
- * DFU device 20 ms per page. */
+/* Busy time of a sector erase, from the profile's table (at x32 once the Device Feature
+ * selects it). */
 uint32_t simi_sector_erase_us(const dfu_sim *s, uint32_t size)
 {
-    int x32 = s->feat0 == 0x03;
+    int feat = s->p->unit_feat != 0 && s->feat0 == 0x03;
 
-    switch (s->p->fam) {
-    case SIM_FAM_H7:
-        return 1100000;
-    case SIM_FAM_F4:
-        if (size <= 16 * 1024)
-            return x32 ? 250000 : 400000;
-        if (size <= 64 * 1024)
-            return x32 ? 550000 : 1200000;
-        return x32 ? 1000000 : 2000000;
-    default:
-        return 20000;
+    for (unsigned i = 0; i < sizeof s->p->erase / sizeof s->p->erase[0]; i++) {
+        const struct sim_erase_time *e = &s->p->erase[i];
+        if (e->size == 0 || size <= e->size)
+            return feat ? e->us_feat : e->us;
     }
+    return 0;
 }
 
 static uint32_t sector_base(const dfu_sim *s, unsigned idx, uint32_t *size)
 {
-    const struct sim_profile *p = s->p;
-    uint32_t b = p->flash_base;
+    const struct sim_sector_run *r = simi_sectors(s);
+    uint32_t b = s->p->flash_base;
     unsigned k = 0;
 
-    for (unsigned i = 0; p->sectors[i].count != 0; i++)
-        for (unsigned j = 0; j < p->sectors[i].count; j++, k++) {
+    for (unsigned i = 0; r[i].count != 0; i++)
+        for (unsigned j = 0; j < r[i].count; j++, k++) {
             if (k == idx) {
-                *size = p->sectors[i].size;
+                *size = r[i].size;
                 return b;
             }
-            b += p->sectors[i].size;
+            b += r[i].size;
         }
     *size = 0;
     return 0;
@@ -226,7 +264,8 @@ void simi_erase_sector(dfu_sim *s, unsigned idx)
     if (size == 0 || simi_sector_protected(s, idx))
         return;
     erase_range(s, base, size);
-    simi_event(s, "\"ev\":\"erase\",\"address\":%u,\"size\":%u", (unsigned)base, (unsigned)size);
+    simi_event(s, "\"ev\":\"erase\",\"address\":%u,\"size\":%u,\"busy_us\":%u", (unsigned)base,
+               (unsigned)size, (unsigned)simi_sector_erase_us(s, size));
 }
 
 void simi_mass_erase(dfu_sim *s)
@@ -265,10 +304,12 @@ int simi_flash_programmed(const dfu_sim *s, uint32_t addr)
 
 /*
  * Flash programming as the chip does it:
- * - H7: 32-byte flash words with ECC, each programmable once after an erase; a partial word is
- *   padded with 0xFF and counts as programmed; a second write to a word fails with errPROG.
- * - F4 / plain: bits can only go from 1 to 0; a byte whose programmed result differs from the
- *   data (it was not erased) fails with errPROG. F4 programs per byte at x8, per word at x32.
+ * - prog_once (ECC flash words: H7 32 bytes, H7A3/U5 16, L4/G0/G4/C0 8): each unit is
+ *   programmable once after an erase; a partial unit is padded with 0xFF and counts as
+ *   programmed; a second write to a unit fails with errPROG.
+ * - otherwise bits can only go from 1 to 0; a byte whose programmed result differs from the
+ *   data (it was not erased) fails with errPROG. The busy time is charged per program unit (F4:
+ *   byte at x8, word once Device Feature selects x32).
  * Write-protected sectors are silently skipped (AN3156). Programming stops at the first error.
  */
 uint8_t simi_program(dfu_sim *s, uint32_t addr, const uint8_t *data, size_t len, uint64_t *busy)
@@ -280,12 +321,12 @@ uint8_t simi_program(dfu_sim *s, uint32_t addr, const uint8_t *data, size_t len,
     uint8_t st = DFU_STATUS_OK;
     uint32_t sbase, ssize;
 
-    if (p->fam == SIM_FAM_F4 && s->feat0 == 0x03)
-        unit = 4;
+    if (p->unit_feat != 0 && s->feat0 == 0x03)
+        unit = p->unit_feat;
     *busy = 0;
     if (len == 0)
         return DFU_STATUS_OK;
-    if (p->fam == SIM_FAM_H7) {
+    if (p->prog_once) {
         uint32_t w0 = o / unit, w1 = (uint32_t)((o + len - 1) / unit);
         simi_touch(s, f, w0 * unit, (w1 - w0 + 1) * unit);
         for (uint32_t w = w0; w <= w1; w++) {
@@ -302,6 +343,10 @@ uint8_t simi_program(dfu_sim *s, uint32_t addr, const uint8_t *data, size_t len,
                     f->mem[b] &= data[b - o];
             s->wmask[w / 8] |= (uint8_t)(1u << (w % 8));
         }
+        /* STM32L47x V9.x/V10.x: a DFU write longer than 256 bytes whose length is not a
+         * multiple of 8 leaves its last double-word corrupted (AN2606). */
+        if (st == DFU_STATUS_OK && len > 256 && len % 8 != 0 && simi_bug(s, SIM_BUG_WRITE_LEN8))
+            f->mem[o + len - 1] = 0x00;
     } else {
         simi_touch(s, f, o, (uint32_t)len);
         for (size_t i = 0; i < len; i++) {
@@ -317,7 +362,8 @@ uint8_t simi_program(dfu_sim *s, uint32_t addr, const uint8_t *data, size_t len,
             }
         }
     }
-    simi_event(s, "\"ev\":\"program\",\"address\":%u,\"size\":%u", (unsigned)addr, (unsigned)len);
+    simi_event(s, "\"ev\":\"program\",\"address\":%u,\"size\":%u,\"busy_us\":%u", (unsigned)addr,
+               (unsigned)len, (unsigned)*busy);
     return st;
 }
 

@@ -154,6 +154,9 @@ function Device:close() end
 ---@return dfu.DevInfo
 function Device:info() end
 
+---The alt settings. With `require "dfu"` loaded, an alt whose string the ROM reports wrongly
+---carries the layout of the family descriptor (`alt_layouts`), the ROM's string in `reported`;
+---`dev:raw_alts()` (added by `require "dfu"` too) gives them exactly as the device reports them.
 ---@return dfu.AltInfo[]
 function Device:alts() end
 
@@ -520,11 +523,11 @@ function Image:save(path, opts) end
 ---@class dfu.sim
 local sim = {}
 
----@return string[] names {"stm32h753", "stm32f405", "dfu11"}
+---@return string[] names {"stm32h753", "stm32f405", "stm32f072", ..., "gd32vf103", "dfu11"}
 function sim.profiles() end
 
 ---A new simulator: "PROFILE[,state=FILE][,events=FILE][,boot0=0|1][,rom=0xNN]
----[,jump=vector|branch][,faults=SPEC]" (a leading "sim:" is accepted).
+---[,jump=vector|branch|reset][,faults=SPEC][,dnload_stall=N]" (a leading "sim:" is accepted).
 ---@param spec string
 ---@return dfu.Sim|nil sim
 ---@return string? msg

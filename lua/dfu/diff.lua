@@ -61,7 +61,7 @@ function M.analyse(part, opts, fam, read, unit, xfer)
   for _, sec in ipairs(part.erase) do
     if not M.pays(fam, sec.size, xfer) then
       out.sectors[#out.sectors + 1] = { address = sec.address, size = sec.size, action = "erased", kept = 0 }
-      out.erase[#out.erase + 1] = { address = sec.address, size = sec.size }
+      out.erase[#out.erase + 1] = sec -- with its erase request (erase_shift)
       -- without a read, the sector's new content is the image alone
       local piece = part.image:slice(sec.address, sec.size)
       util.check(out.write:merge(piece))
@@ -100,7 +100,7 @@ function M.analyse(part, opts, fam, read, unit, xfer)
           end
         else
           action = "erased"
-          out.erase[#out.erase + 1] = { address = sec.address, size = sec.size }
+          out.erase[#out.erase + 1] = sec -- with its erase request (erase_shift)
           -- the image's program units (with what the device held in their padding), then
           -- the units outside the image that held data: written back
           for _, sg in ipairs(piece:segments()) do

@@ -6,9 +6,15 @@
 --     name = "ACME Widget ROM",                 -- shown by info and in messages
 --     match = { vid = 0x1234, pid = 0x5678,     -- every key given must match; also:
 --               dfuse = true | false,           --   DfuSe (bcdDFU 0x011A) or not
+--               bcd_device = 0x0200,            --   the USB bcdDevice
 --               option_bytes = ADDR,            --   start of the option-byte alt's layout
+--               option_bytes_size = N,          --   bytes of its first zone
 --               flash = ADDR,                   --   start of the flash alt's layout
+--               flash_size = N | {min, max},    --   bytes of the flash alt's layout
+--               alt_names = { [n] = "pattern" },--   Lua pattern on alt n's string as reported
 --               product = "pattern" },          --   Lua pattern on the product string
+--     alt_layouts = { [n] = "@Name /0x.../.." } -- what alt n really is, when the ROM reports it
+--       | function(info, alts) -> {...},        -- wrongly (dfush uses this, info shows both)
 --     program_unit = 8,                         -- bytes the flash programs at once
 --     alts = { flash = "Internal Flash", ... }, -- alt roles by name prefix (default: ROLES)
 --     option_bytes = "acme.ob",                 -- codec module in the vendor folder (dfu.ob)
@@ -19,6 +25,14 @@
 --                      margin = N, version =, cite =, text =, source =, summary = } },
 --     program_over_erased = true,               -- units reading 0xFF programmable without erase
 --     timings = { erase_ms = { [size] = ms }, mass_erase_ms =, program_us_per_byte = },
+--     boot = { vector_table = false },          -- the core has no vector table: code starts at
+--                                               -- an address itself (no stack word); dfu.leave
+--                                               -- leaves at the entry point
+--     erase_busy_recovery = "clrstatus",        -- an erase left in dfuDNBUSY is ended with
+--                                               -- two CLRSTATUS (what ST's tools do)
+--     erase_shift = { sectors = N, from = I,    -- the ROM erases sector i + by when asked for
+--                     by = K, cite = },         -- sector i >= from (of N): dfu.plan asks for
+--                                               -- i - by, and refuses what it cannot reach
 --     device_feature = { address =, ... },      -- anything else the vendor's recipes use
 --   }
 --
@@ -132,14 +146,44 @@ local function region_base(fam, alts, role)
   return a and a.layout.runs[1] and a.layout.runs[1].address
 end
 
+-- Bytes of the first zone (first=true) or of the whole layout of the alt with role.
+local function region_size(fam, alts, role, first)
+  local a = M.alt_with_role(fam, alts, role)
+  if not (a and a.layout.runs[1]) then return nil end
+  local n, zone = 0, a.layout.runs[1].address
+  for _, r in ipairs(a.layout.runs) do
+    if first and r.address ~= zone then break end
+    n = n + r.count * r.size
+    zone = r.address + r.count * r.size
+  end
+  return n
+end
+
+local function in_range(v, want)
+  if type(want) == "table" then
+    return v ~= nil and (not want[1] or v >= want[1]) and (not want[2] or v <= want[2])
+  end
+  return v == want
+end
+
 local function matches(f, info, alts)
   local m = f.match or {}
   if m.vid and m.vid ~= info.vid then return false end
   if m.pid and m.pid ~= info.pid then return false end
+  if m.bcd_device and m.bcd_device ~= info.bcd_device then return false end
   if m.dfuse ~= nil and m.dfuse ~= (info.dfuse and true or false) then return false end
   if m.product and not tostring(info.product or ""):find(m.product) then return false end
   if m.option_bytes and m.option_bytes ~= region_base(f, alts, "option_bytes") then return false end
+  if m.option_bytes_size and m.option_bytes_size ~= region_size(f, alts, "option_bytes", true) then
+    return false
+  end
   if m.flash and m.flash ~= region_base(f, alts, "flash") then return false end
+  if m.flash_size and not in_range(region_size(f, alts, "flash"), m.flash_size) then return false end
+  for n, pat in pairs(m.alt_names or {}) do
+    local a
+    for _, x in ipairs(alts) do if x.alt == n then a = x end end
+    if not (a and tostring(a.name or ""):find(pat)) then return false end
+  end
   return true
 end
 
@@ -151,9 +195,46 @@ function M.match(info, alts)
   return info.dfuse and M.DEFAULT or M.PLAIN
 end
 
+-- The alt settings as the device reports them (before any alt_layouts fix).
+local function raw_alts(dev)
+  return dev.raw_alts and dev:raw_alts() or dev:alts()
+end
+
 --- Family of an open device.
 function M.of(dev)
-  return M.match(dev:info(), dev:alts())
+  return M.match(dev:info(), raw_alts(dev))
+end
+
+--- The alt settings of a device with the family's alt_layouts applied: an alt whose string
+--- the ROM reports wrongly gets the layout of the descriptor (its name becomes that string,
+--- `reported` keeps the ROM's). Other alts are returned as the device reports them.
+function M.alts(dev, fam)
+  local alts = raw_alts(dev)
+  fam = fam or M.match(dev:info(), alts)
+  local fix = fam.alt_layouts
+  if type(fix) == "function" then
+    local ok, t = util.pcall(fix, dev:info(), alts)
+    if not ok then
+      warn(string.format("%s: alt_layouts failed: %s", fam.name, tostring(t)))
+      return alts
+    end
+    fix = t
+  end
+  if type(fix) ~= "table" then return alts end
+  local core = require "dfu.core"
+  for _, a in ipairs(alts) do
+    local str = fix[a.alt]
+    if type(str) == "string" and str ~= a.name then
+      local layout = core.parse_layout(str)
+      if layout then
+        a.reported = a.name
+        a.name, a.layout = str, layout
+      else
+        warn(string.format("%s: alt_layouts[%d] is not a layout string: %s", fam.name, a.alt, str))
+      end
+    end
+  end
+  return alts
 end
 
 --- The known bugs of family fam's ROM with bootloader ID rom_id (a list, maybe empty).

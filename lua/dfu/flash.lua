@@ -92,6 +92,24 @@ local function state_of(report)
   return report.device_state
 end
 
+--- An erase the ROM leaves in dfuDNBUSY (STM32H74x V9.1 bank 2): when the family descriptor
+--- says erase_busy_recovery = "clrstatus", do what ST's tools do: CLRSTATUS twice (dfuERROR,
+--- then dfuIDLE) and take the erase as done. Returns true when the device is idle again.
+function M.end_stuck_erase(dev, report)
+  if family_mod.of(dev).erase_busy_recovery ~= "clrstatus" then return false end
+  local st = dev:getstatus()
+  if not (st and st.state_name == "dfuDNBUSY") then return false end
+  dev:clrstatus()
+  dev:clrstatus()
+  st = dev:getstatus()
+  local ok = st ~= nil and st.state_name == "dfuIDLE"
+  if ok then
+    local log = report and report.log or noop
+    log("warn", "the erase left the device in dfuDNBUSY; ended it with two CLRSTATUS, as ST's tools do")
+  end
+  return ok
+end
+
 --- Erase sectors {{address=, size=}...}; progress("erase", done_bytes, total_bytes).
 function M.erase(dev, list, progress, report)
   progress = progress or noop
@@ -107,8 +125,8 @@ function M.erase(dev, list, progress, report)
     if report then report.inflight = { address = s.address, size = s.size } end
     while true do
       attempt = attempt + 1
-      local ok, msg, code = dev:erase_page(s.address)
-      if ok then break end
+      local ok, msg, code = dev:erase_page(s.request or s.address)
+      if ok or (code == "TIMEOUT" and M.end_stuck_erase(dev, report)) then break end
       if fatal(dev, code) or attempt >= M.RETRIES or not M.recover(dev, code, report) then
         -- the sector in flight may be erased, partly erased or untouched
         if report then report.inflight = nil end
@@ -229,6 +247,7 @@ local function write_chunk(dev, addr, chunk, unit, report, xfer)
     report.retries = report.retries + 1
     report.written = report.written + off
     addr, chunk = addr + off, chunk:sub(off + 1)
+    if off > 0 then attempt = 0 end -- it got further: a ROM that stalls now and then (F411)
   end
 end
 

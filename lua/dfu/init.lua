@@ -192,6 +192,11 @@ local function install_helpers()
   local idx = mt.__index
   if type(idx) == "table" then
     for k, f in pairs(helpers) do if idx[k] == nil then idx[k] = f end end
+    -- alts as the family descriptor corrects them; raw_alts as the device reports them
+    if idx.raw_alts == nil and idx.alts ~= nil then
+      idx.raw_alts = idx.alts
+      idx.alts = function(d) return M.family.alts(d) end
+    end
   elseif type(idx) == "function" and not mt.__dfu_helpers then
     mt.__index = function(d, k)
       local v = idx(d, k)

@@ -16,6 +16,11 @@
 -- later step is only tried when the bootloader comes back, which proves it is safe.
 -- After each leave the host watches for the bootloader re-enumerating: if it comes back, the
 -- application did not start.
+-- A family whose descriptor says `boot = { vector_table = false }` (a core without a Cortex-M
+-- vector table, e.g. RISC-V) starts code at an address itself: there is no stack word to check,
+-- the application is its entry point (the image's entry, else its lowest flash address), and
+-- the two readings of the leave address are "the ROM branches to it" and "the ROM resets the
+-- chip" (then the boot pins decide).
 local util = require "dfu.util"
 local json = require "dfu.json"
 local plan_mod = require "dfu.plan"
@@ -46,6 +51,12 @@ end
 function M.bugs(fam, rom_id)
   return require("dfu.family").bugs(fam, rom_id)
 end
+
+--- true when the family's core has no vector table: code starts at the address itself.
+function M.no_vector_table(fam)
+  return fam ~= nil and type(fam.boot) == "table" and fam.boot.vector_table == false
+end
+local novt = M.no_vector_table
 
 --- RAM blocks {{start, end}} of the family (end = one past the last byte).
 function M.ram(fam)
@@ -155,6 +166,17 @@ local function find_vector_table(app, ranges, lowest)
 end
 
 local function finish_app(app)
+  if novt(app.family) then
+    -- the entry point is the code's first instruction (2-byte aligned), else the lowest address
+    if app.entry and not (app.entry & 1 == 0 and app.programmed(app.entry)) then
+      app.entry_note = string.format("the image's entry point %s is not an address of its code; " ..
+        "using its lowest flash address", hex(app.entry))
+      app.entry = nil
+    end
+    app.base = nil
+    app.entry = app.entry or app.lowest
+    return app
+  end
   local w = app.base or app.lowest
   if w then app.sp, app.pc = app.word(w), app.word(w + 4) end
   -- the reset handler: ELF e_entry (or HEX/S-record start) when it is a code address of the
@@ -261,6 +283,13 @@ function M.image_problems(app)
   local fam = app.family
   if app.entry_note then notes[#notes + 1] = app.entry_note end
   if not app.lowest then return notes end
+  if novt(fam) then
+    if not (app.entry and app.programmed(app.entry)) then
+      notes[#notes + 1] = string.format("the entry point %s is outside the %s", hex(app.entry or 0),
+        app.source == "image" and "image" or "programmed flash")
+    end
+    return notes
+  end
   if not app.base then
     local sp, pc = app.word(app.lowest), app.word(app.lowest + 4)
     notes[#notes + 1] = string.format("no vector table in the image (no initial SP in RAM followed by a " ..
@@ -322,6 +351,15 @@ end
 function M.predict(app, bugs, addr)
   local fam = app.family
   local p = {}
+  if novt(fam) then
+    -- no vector table: vector0/vector1 stand for "the ROM resets the chip" with BOOT0 low/high
+    local b = app.flash_base
+    p.via = "branch"
+    p.vector0 = (b and app.programmed(b)) and "app" or "dead"
+    p.vector1 = "back"
+    p.branch = (addr & 1 == 0 and app.programmed(addr)) and "app" or "dead"
+    return p
+  end
   local w0, w1 = app.word(addr), app.word(addr + 4)
   if w0 and M.ram_block(fam, w0) then
     p.via = "jump"
@@ -380,6 +418,10 @@ function M.candidates(app)
       seen[a] = true
       c[#c + 1] = { address = a, mode = mode }
     end
+  end
+  if novt(app.family) then
+    add("entry", app.entry)
+    return c
   end
   add("vector", app.base)
   add("entry", app.entry)
@@ -453,6 +495,11 @@ local function why_auto(app, rom_id, bugs, choice)
   local vec = app.base and M.predict(app, bugs, app.base)
   local parts = {}
   local rom = rom_id and string.format("ROM 0x%02X", rom_id) or "a ROM of unknown version"
+  if novt(app.family) then
+    return string.format("auto: entry point %s (no vector table on this core: a ROM that branches " ..
+      "runs it, one that resets the chip boots it from %s when BOOT0 is low)", hex(s1.address),
+      hex(app.flash_base or s1.address))
+  end
   if s1.mode == "vector" then
     parts[#parts + 1] = string.format("vector table at %s (AN3156)", hex(s1.address))
     if p1.via == "jump" and app.flash_base and app.base ~= app.flash_base then
@@ -484,7 +531,15 @@ function M.decide(mode, app, rom_id, addr)
   local bugs = M.bugs(app.family, rom_id)
   local d = { warnings = {}, requested = mode, rom_id = rom_id, bugs = bugs }
   local function step(a, m) d.steps = { { address = a, mode = m } } end
-  if addr then
+  if novt(app.family) and (mode == "vector" or mode == "reset") then
+    d.warnings[#d.warnings + 1] = string.format("--leave-mode %s: this core has no vector table; " ..
+      "leaving at the entry point (the ROM branches there or resets the chip)", mode)
+    mode = "entry"
+  end
+  if addr and novt(app.family) then
+    step(addr, "entry")
+    d.reason = string.format("entry: the given address %s (no vector table on this core)", hex(addr))
+  elseif addr then
     -- the user's address is sent as given; auto only names how the ROM will read it
     local m = mode
     if m == "auto" then
@@ -502,7 +557,9 @@ function M.decide(mode, app, rom_id, addr)
       util.usage("leave --leave-mode entry: the image has no entry point and no vector table; give an address")
     end
     step(app.entry, "entry")
-    d.reason = string.format("entry: the reset handler %s", hex(app.entry))
+    d.reason = novt(app.family) and string.format("entry: the entry point %s (no vector table on this " ..
+      "core: the ROM starts code at the address itself)", hex(app.entry))
+      or string.format("entry: the reset handler %s", hex(app.entry))
   elseif mode == "reset" then
     local a = M.reset_address(app)
     if not a then util.usage("leave --leave-mode reset: no application found to derive an address from; give one") end
@@ -578,6 +635,15 @@ end
 -- Why the bootloader came back after a leave at step, and what to run next.
 local function came_back_cause(app, d, step, pred)
   local rom = d.rom_id and string.format("ROM 0x%02X", d.rom_id) or "the ROM"
+  if novt(app.family) then
+    if pred.branch == "app" then
+      return string.format("BOOT0 is high and the ROM reset the chip instead of starting the code at %s, " ..
+        "so the chip booted into the bootloader again", hex(step.address)),
+        "set BOOT0 low (release the button or jumper) and run: dfush leave"
+    end
+    return string.format("no code at %s: %s", hex(step.address), table.concat(M.image_problems(app), "; ")),
+      "flash the application, then run: dfush leave"
+  end
   local vec = app.base and M.predict(app, d.bugs, app.base)
   local cause, nxt
   if pred.via == "reset" then

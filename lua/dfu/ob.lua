@@ -40,10 +40,17 @@ function M.codecs()
 end
 
 --- The codec for a block at address of size bytes, or nil.
+-- Several families share a block size (and some an address too: F401/F411 and F405); a
+-- codec marked size_default wins such a tie, else the first descriptor's codec does.
 function M.codec_for(address, size)
+  local first
   for _, c in ipairs(M.codecs()) do
-    if (address == nil or c.address == address) and c.size == size then return c end
+    if (address == nil or c.address == address) and c.size == size then
+      if c.size_default then return c end
+      first = first or c
+    end
   end
+  return first
 end
 
 local function field_of(codec, name)
@@ -67,23 +74,45 @@ local function get(raw, fd)
   return (rd(raw, fd.offset, fd.width) >> fd.shift) & ((1 << fd.bits) - 1)
 end
 
--- Set field fd to v in the byte array; also in the mirror (PRG) copy.
+-- Set field fd to v in the byte array; also in the mirror (PRG) copy, and keep the
+-- complement copy (fd.complement: offset of the inverted word) consistent.
 local function put(bytes, fd, v)
   local mask = ((1 << fd.bits) - 1) << fd.shift
   for _, off in ipairs({ fd.offset, fd.mirror and fd.offset + fd.mirror or nil }) do
     local s = string.char(table.unpack(bytes, off + 1, off + fd.width))
     local w = (rd(s, 0, fd.width) & ~mask) | ((v << fd.shift) & mask)
     wr(bytes, off, fd.width, w)
+    if fd.complement then
+      wr(bytes, fd.complement, fd.width, ~w & ((1 << (8 * fd.width)) - 1))
+    end
   end
 end
 
---- RDP byte -> level (0, 1, 2) and words.
-function M.rdp_level(v)
-  if v == 0xAA then return 0, "level 0: no read protection" end
+--- RDP byte -> level (0, 1, 2) and words. codec.rdp (optional) gives the family's values:
+--- { level0 = 0xA5 (the unprotected value, default 0xAA), names = { [v] = text } }. 0xCC is level
+--- 2 on every family: on parts where it is not (GD32VF103) the guard still treats it as the
+--- value that locks ST parts for good.
+function M.rdp_level(v, codec)
+  local r = codec and codec.rdp or {}
+  if v == (r.level0 or 0xAA) then return 0, "level 0: no read protection" end
   if v == 0xCC then
     return 2, "level 2: chip permanently locked (no debug, no bootloader, option bytes frozen)"
   end
+  if r.names and r.names[v] then return 1, r.names[v] end
   return 1, "level 1: flash read protection (no flash access over DFU or debug; unprotect erases the flash)"
+end
+
+--- The zones of a codec's block: {{address=, size=, offset=}...} (offset into the raw block).
+function M.zones(codec)
+  if codec.zones then
+    local out, off = {}, 0
+    for _, z in ipairs(codec.zones) do
+      out[#out + 1] = { address = z.address, size = z.size, offset = off }
+      off = off + z.size
+    end
+    return out
+  end
+  return { { address = codec.address, size = codec.size, offset = 0 } }
 end
 
 local function hexbytes(s)
@@ -97,20 +126,62 @@ local function fmt_value(fd, v)
   return string.format("0x%0" .. ((fd.bits + 7) // 8) * 2 .. "X", v)
 end
 
+-- The bit fields of a bitmask WRP description: {{name=, first_bit=}...}.
+local function wrp_bit_fields(codec)
+  local w = codec.wrp
+  local out, bit = {}, 0
+  for _, name in ipairs(w.fields or { w.field }) do
+    out[#out + 1] = { name = name, first_bit = bit }
+    local fd = field_of(codec, name)
+    bit = bit + (fd and fd.bits or 0)
+  end
+  return out, bit
+end
+
+-- Sectors (0-based, in the order of the flash layout) the decoded fields write-protect.
+-- Bitmask form: wrp = {field= | fields={...}, per_bit=N (sectors per bit, default 1),
+-- active_low=, sectors=}; range form: wrp = {ranges = {{start=, stop=, first=}...}, sectors=}
+-- (protected when start <= page <= stop, page counted from sector `first`).
 local function wrp_sectors(codec, fields)
   local w = codec.wrp
   if not w then return nil end
-  local m = fields[w.field]
   local out = {}
-  for i = 0, w.sectors - 1 do
-    local bit = (m >> i) & 1
-    if (w.active_low and bit == 0) or (not w.active_low and bit == 1) then out[#out + 1] = i end
+  if w.ranges then
+    local seen = {}
+    for _, r in ipairs(w.ranges) do
+      local a, b = fields[r.start], fields[r.stop]
+      if a and b and a <= b then
+        for p = a, b do
+          local sct = (r.first or 0) + p
+          if sct < w.sectors and not seen[sct] then
+            seen[sct] = true
+            out[#out + 1] = sct
+          end
+        end
+      end
+    end
+    table.sort(out)
+    return out
+  end
+  local per = w.per_bit or 1
+  for _, f in ipairs(wrp_bit_fields(codec)) do
+    local fd = field_of(codec, f.name)
+    local m = fields[fd.name]
+    for i = 0, fd.bits - 1 do
+      local bit = (m >> i) & 1
+      if (w.active_low and bit == 0) or (not w.active_low and bit == 1) then
+        for k = 0, per - 1 do
+          local sct = (f.first_bit + i) * per + k
+          if sct < w.sectors then out[#out + 1] = sct end
+        end
+      end
+    end
   end
   return out
 end
 
 local function meaning(codec, fd, v, fields)
-  if fd.kind == "rdp" then return select(2, M.rdp_level(v)) end
+  if fd.kind == "rdp" then return select(2, M.rdp_level(v, codec)) end
   if fd.kind == "wrp" then
     local s = wrp_sectors(codec, fields or { [fd.name] = v })
     if #s == 0 then return "no sector write-protected" end
@@ -136,7 +207,7 @@ function M.decode_raw(raw, codec)
     list[#list + 1] = { name = fd.name, value = v, text = fmt_value(fd, v), meaning = meaning(codec, fd, v, fields) }
   end
   local rdp = fields.RDP
-  local level, words = M.rdp_level(rdp)
+  local level, words = M.rdp_level(rdp, codec)
   local d = {
     family = codec.name, address = codec.address, size = codec.size, raw = hexbytes(raw),
     fields = fields, list = list, rdp = { value = rdp, level = level, text = words },
@@ -166,15 +237,31 @@ function M.find(dev)
   if not (a and a.layout.runs[1]) then
     util.raise("the device has no option-byte alt setting", "USAGE")
   end
-  local r = a.layout.runs[1]
-  local own = fam.option_bytes and family_mod.module(fam.option_bytes)
-  local c = (type(own) == "table" and own.address == r.address and own.size == r.size * r.count and own)
-    or M.codec_for(r.address, r.size * r.count)
+  local c = M.codec_of_alt(a, fam)
   if not c then
+    local r = a.layout.runs[1]
     util.raise(string.format("no option-byte decoder for %s (%d bytes at %s); known: %s",
-      plan_mod.alt_label(a), r.size * r.count, hex(r.address), M.known()), "USAGE")
+      plan_mod.alt_label(a), M.alt_size(a), hex(r.address), M.known()), "USAGE")
   end
   return a, c
+end
+
+--- Bytes of an alt's layout (every zone).
+function M.alt_size(a)
+  local size = 0
+  for _, x in ipairs(a.layout.runs) do size = size + x.count * x.size end
+  return size
+end
+
+--- The codec of an option-byte alt ({layout=}): the one the family descriptor names when it
+--- fits the alt's address and size, else any known codec that does; nil when none.
+function M.codec_of_alt(a, fam)
+  local r = a.layout and a.layout.runs[1]
+  if not r then return nil end
+  local size = M.alt_size(a)
+  local own = fam and fam.option_bytes and family_mod.module(fam.option_bytes)
+  if type(own) == "table" and own.address == r.address and own.size == size then return own end
+  return M.codec_for(r.address, size)
 end
 
 function M.known()
@@ -205,20 +292,25 @@ end
 
 local function read_block(dev, a, codec)
   return on_alt(dev, a.alt, function()
-    dev:abort_to_idle()
-    local raw, msg, code = dev:read(codec.address, codec.size)
-    if not raw then
-      local rdp = M.refused_by_rdp(dev)
+    local parts = {}
+    for _, z in ipairs(M.zones(codec)) do
       dev:abort_to_idle()
-      util.raise(string.format("reading the option bytes at %s failed: %s%s", hex(codec.address),
-        tostring(msg), rdp and ("\n" .. M.RDP_HINT) or ""), rdp and "PROTECTED" or code,
-        { rdp = rdp or nil })
+      local raw, msg, code = dev:read(z.address, z.size)
+      if not raw then
+        local rdp = M.refused_by_rdp(dev)
+        dev:abort_to_idle()
+        util.raise(string.format("reading the option bytes at %s failed: %s%s", hex(z.address),
+          tostring(msg), rdp and ("\n" .. M.RDP_HINT) or ""), rdp and "PROTECTED" or code,
+          { rdp = rdp or nil })
+      end
+      dev:abort_to_idle()
+      if #raw ~= z.size then
+        util.raise(string.format("the device returned %d option bytes at %s, expected %d", #raw,
+          hex(z.address), z.size), "STATUS")
+      end
+      parts[#parts + 1] = raw
     end
-    dev:abort_to_idle()
-    if #raw ~= codec.size then
-      util.raise(string.format("the device returned %d option bytes, expected %d", #raw, codec.size), "STATUS")
-    end
-    return raw
+    return table.concat(parts)
   end)
 end
 
@@ -257,7 +349,7 @@ local function parse_value(codec, fd, s, name)
   if fd.kind == "rdp" then
     local lv = s:upper():match("^L?([012])$")
     if lv then
-      v = ({ [0] = 0xAA, 0xBB, 0xCC })[tonumber(lv)]
+      v = ({ [0] = (codec.rdp and codec.rdp.level0) or 0xAA, 0xBB, 0xCC })[tonumber(lv)]
     elseif s:match("^0[xX]%x+$") then
       v = tonumber(s:sub(3), 16)
     end
@@ -270,9 +362,17 @@ local function parse_value(codec, fd, s, name)
   return v
 end
 
--- WRP=LIST: the sectors to protect (comma separated; "none", "all").
+-- WRP=LIST: the sectors to protect (comma separated; "none", "all"). Returns the changes
+-- {{field=, value=}...}: one per bit field of the codec's WRP; a bit that stands for a group
+-- of sectors (per_bit) protects the whole group when any sector of it is listed.
 local function parse_wrp(codec, s)
   local w = codec.wrp
+  if w.ranges then
+    local names = {}
+    for _, r in ipairs(w.ranges) do names[#names + 1] = r.start .. "/" .. r.stop end
+    util.usage("option byte WRP: %s protects page ranges; set their first and last page instead (%s)",
+      codec.name, table.concat(names, ", "))
+  end
   local valid = string.format("WRP=none, WRP=all or a comma-separated list of sectors 0-%d", w.sectors - 1)
   if type(s) == "table" then
     local t = {}
@@ -292,13 +392,21 @@ local function parse_wrp(codec, s)
       set[n] = true
     end
   end
-  local m = 0
-  for i = 0, w.sectors - 1 do
-    local prot = set[i] and 1 or 0
-    local bit = w.active_low and (1 - prot) or prot
-    m = m | (bit << i)
+  local per, out = w.per_bit or 1, {}
+  for _, f in ipairs(wrp_bit_fields(codec)) do
+    local fd = field_of(codec, f.name)
+    local m = 0
+    for i = 0, fd.bits - 1 do
+      local prot = 0
+      for k = 0, per - 1 do
+        if set[(f.first_bit + i) * per + k] then prot = 1 end
+      end
+      local bit = w.active_low and (1 - prot) or prot
+      m = m | (bit << i)
+    end
+    out[#out + 1] = { field = fd, value = m }
   end
-  return w.field, m
+  return out
 end
 
 local function field_names(codec)
@@ -326,9 +434,16 @@ function M.parse_changes(codec, changes)
   for _, it in ipairs(items) do
     local fd, val
     if codec.wrp and it.name:upper() == "WRP" then
-      local fname
-      fname, val = parse_wrp(codec, it.value)
-      fd = field_of(codec, fname)
+      local list = parse_wrp(codec, it.value)
+      for i = 1, #list - 1 do
+        local c = list[i]
+        if seen[c.field.name] and seen[c.field.name] ~= c.value then
+          util.usage("ob set: %s is given twice with different values", c.field.name)
+        end
+        seen[c.field.name] = c.value
+        out[#out + 1] = c
+      end
+      fd, val = list[#list].field, list[#list].value
     else
       fd = field_of(codec, it.name)
       if not fd then
@@ -411,30 +526,39 @@ end
 local function write_and_reread(dev, a, codec, old, new, opts)
   local log = opts.log or function() end
   local out = { reset = false, came_back = false }
-  util.check(dev:set_alt(a.alt))
-  util.check(dev:abort_to_idle())
-  local ok, msg, code = dev:write(codec.address, new)
-  if ok then
-    log("info", "option bytes written; the device did not reset")
-  elseif code == "NO_DEVICE" or code == "PIPE" or code == "IO" or code == "TIMEOUT" then
-    out.reset = true
-    out.write_error = msg
-    log("info", "the device left the bus after the option-byte write (the expected reset); " ..
-      "waiting for it to come back")
-  else
-    local rdp = code == "STATUS" and M.refused_by_rdp(dev)
-    util.raise(string.format("option-byte write failed: %s%s", tostring(msg), rdp and ("\n" .. M.RDP_HINT) or ""),
-      code)
-  end
-  if out.reset then
-    local ms = opts.reenumerate_ms or M.REENUM_MS
-    local back, rmsg = dev:reenumerate(ms)
-    if not back then
-      out.gone = true
-      out.gone_msg = rmsg
-      return out
+  -- each zone of the block is written whole, and only when it changes (a dual-bank part
+  -- keeps bank 2's options in a second zone); every write may reset the chip
+  for _, z in ipairs(M.zones(codec)) do
+    local data = new:sub(z.offset + 1, z.offset + z.size)
+    if data ~= old:sub(z.offset + 1, z.offset + z.size) then
+      util.check(dev:set_alt(a.alt))
+      util.check(dev:abort_to_idle())
+      local ok, msg, code = dev:write(z.address, data)
+      local reset = false
+      if ok then
+        log("info", "option bytes written; the device did not reset")
+      elseif code == "NO_DEVICE" or code == "PIPE" or code == "IO" or code == "TIMEOUT" then
+        reset = true
+        out.reset = true
+        out.write_error = msg
+        log("info", "the device left the bus after the option-byte write (the expected reset); " ..
+          "waiting for it to come back")
+      else
+        local rdp = code == "STATUS" and M.refused_by_rdp(dev)
+        util.raise(string.format("option-byte write failed: %s%s", tostring(msg),
+          rdp and ("\n" .. M.RDP_HINT) or ""), code)
+      end
+      if reset then
+        local ms = opts.reenumerate_ms or M.REENUM_MS
+        local back, rmsg = dev:reenumerate(ms)
+        if not back then
+          out.gone = true
+          out.gone_msg = rmsg
+          return out
+        end
+        out.came_back = true
+      end
     end
-    out.came_back = true
   end
   -- re-read; a device that drops off the bus again meanwhile is waited for once more
   local raw
@@ -732,14 +856,6 @@ end
 
 -- ---- option bytes and OTP inside a flash job ----
 
--- The codec of an option-byte alt, or nil.
-local function codec_of_alt(a)
-  local r = a.layout and a.layout.runs[1]
-  if not r then return nil end
-  local size = 0
-  for _, x in ipairs(a.layout.runs) do size = size + x.count * x.size end
-  return M.codec_for(r.address, size)
-end
 
 --- The guard every flash job passes before it sends anything (flash.execute): a part that
 --- writes option bytes becomes a read-modify-write of the whole block, decoded and checked by
@@ -753,7 +869,7 @@ function M.guard_parts(plan, opts, read, log)
   for _, part in ipairs(plan.parts) do
     local a = { alt = part.alt, name = part.name, layout = part.layout }
     if part.role == "option_bytes" then
-      local codec = codec_of_alt(a)
+      local codec = M.codec_of_alt(a, plan.family)
       if not codec then
         util.usage("%s holds option bytes that dfush cannot decode for this device (no option-byte " ..
           "codec; known: %s); writing them blind could lock the chip. Refused; nothing was sent.",

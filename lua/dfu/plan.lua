@@ -181,6 +181,27 @@ end
 local FF = setmetatable({}, { __index = function(t, n) local v = string.rep("\255", n); t[n] = v; return v end })
 M.FF = FF
 
+--- A ROM that erases the wrong sector: the family's erase_shift = {sectors=N, from=i, by=k}
+--- says that with an N-sector flash layout an erase of sector j >= i erases sector j + k (the
+--- STM32F76x ROM V9.3 in dual-bank mode, AN2606). Each erase entry then carries the address
+--- to ask for (request); a sector no request reaches is refused before anything is sent.
+function M.erase_requests(part, fam)
+  local sh = fam and fam.erase_shift
+  if not sh or #part.sectors ~= sh.sectors then return end
+  for _, e in ipairs(part.erase) do
+    local i = M.find(part.sectors, e.address) - 1
+    if i >= sh.from then
+      if i - sh.by < sh.from then
+        util.raise(string.format("%s: sector %d (%s) cannot be erased on this ROM: it erases sector " ..
+          "j+%d when asked for sector j >= %d (%s); use --full (mass erase) or the single-bank " ..
+          "layout. Nothing was sent.", part.label, i, util.range(e.address, e.size), sh.by, sh.from,
+          sh.cite or fam.name), "USAGE", { address = e.address })
+      end
+      e.request = part.sectors[i - sh.by + 1].address
+    end
+  end
+end
+
 --- Sectors to erase: every erasable sector the padded segments touch, once, in order.
 function M.erase_list(segs, sectors)
   local out, seen = {}, {}
@@ -275,6 +296,7 @@ function M.build(job)
       image = img, segments = padded, erase = M.erase_list(padded, sectors), bytes = img:size(),
       image_bytes = image_bytes, role = role, coverage = coverage,
     }
+    if role == "flash" then M.erase_requests(part, job.family) end
     parts[#parts + 1] = part
     total = total + part.bytes
   end
@@ -295,7 +317,7 @@ function M.build(job)
     if not lowest or s.address < lowest then lowest = s.address end
   end
   return { parts = parts, full = job.full and true or false, bytes = total, lowest = lowest,
-           entry = entry, flash_alt = main.alt }
+           entry = entry, flash_alt = main.alt, family = job.family }
 end
 
 return M

@@ -23,6 +23,7 @@ return {
   name = "STM32F40x/41x",
   address = 0x1FFFC000,
   size = 16,
+  size_default = true, -- the codec for a bare 16-byte block (dfu.ob.decode without a codec)
   source = "RM0090 option bytes (F405/F407/F415/F417)",
   fields = {
     { name = "RDP", offset = 1, width = 1, shift = 0, bits = 8, kind = "rdp",

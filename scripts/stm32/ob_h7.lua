@@ -38,6 +38,7 @@ return {
   name = "STM32H74x/75x",
   address = 0x5200201C,
   size = 128,
+  size_default = true, -- the codec for a bare 128-byte block
   source = "RM0433 flash option registers (H742/H743/H753/H750)",
   fields = {
     f("RDP", 0, 8, 8, "read protection level (0xAA level 0, 0xCC level 2, other values level 1)",

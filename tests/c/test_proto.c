@@ -391,6 +391,37 @@ static int test_earlystall(void)
     return 0;
 }
 
+/* STM32L476 profile: its page erases report too short a bwPollTimeout and stall early polls,
+ * its SET_ADDRESS and data blocks do not. The host falls back for erases only, learns when an
+ * erase ends (no more stalls after a few) and still polls a SET_ADDRESS at once. */
+static int test_poll_kinds(void)
+{
+    uint8_t data[2048];
+    struct proxy *p;
+    dfu_dev *d = open_sim("stm32l476", &p);
+    struct dfu_err e;
+    unsigned stalls;
+    uint64_t t0;
+
+    T_ASSERT(d != NULL);
+    dfu_err_clear(&e);
+    for (uint32_t i = 0; i < 10; i++)
+        T_OK(dfuse_erase_page(d, FLASH + i * 2048u, &e), e);
+    stalls = p->stalls;
+    T_ASSERT(stalls >= 1);
+    for (uint32_t i = 10; i < 20; i++)
+        T_OK(dfuse_erase_page(d, FLASH + i * 2048u, &e), e);
+    T_EQ_INT(p->stalls, stalls); /* learned: each erase polled once, when it has ended */
+    t0 = dfu_dev_now_us(d);
+    T_OK(dfuse_set_address(d, FLASH, &e), e);
+    T_ASSERT(dfu_dev_now_us(d) - t0 < 10000u); /* not its 100 ms bwPollTimeout */
+    fill(data, sizeof data, 12);
+    T_OK(dfuse_write(d, FLASH, data, sizeof data, NULL, &e), e);
+    T_EQ_INT(p->stalls, stalls);
+    dfu_dev_close(d);
+    return 0;
+}
+
 /* bwPollTimeout 0 (Black Magic style) and the F405 mass-erase lie. */
 static int test_lying_devices(void)
 {
@@ -759,6 +790,7 @@ static const struct t_case cases[] = {
     {"erase_fault", test_erase_fault},
     {"roundtrip_256k", test_roundtrip_256k},
     {"earlystall", test_earlystall},
+    {"poll_kinds", test_poll_kinds},
     {"lying_devices", test_lying_devices},
     {"abort_to_idle", test_abort_to_idle},
     {"leave", test_leave},

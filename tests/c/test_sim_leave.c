@@ -90,6 +90,24 @@ static const struct lcase matrix[] = {
      0x08000199, 0x20020000},
     {"stm32f405,boot0=1", 0x20020000, 0x08000199, 0x0800BA65, "rom", "reset", DFU_SIM_GONE,
      0x1FFF0000, 0x20002FE0},
+    /* G0B1 and C071 as shipped (nBOOT_SEL = 1, nBOOT0 = 1): the BOOT0 pin is ignored and a
+     * reset boots the flash, which is not empty */
+    {"stm32g0b1,boot0=1", 0x20020000, 0x08000199, 0x0800BA65, "app_running", "reset", DFU_SIM_APP,
+     0x08000199, 0x20020000},
+    {"stm32c071,boot0=1", 0x20006000, 0x08000199, 0x0800BA65, "app_running", "reset", DFU_SIM_APP,
+     0x08000199, 0x20006000},
+    /* G474 (nSWBOOT0 = 1), L476, U585: the pin decides; U585 boots NSBOOTADD1 = the ROM */
+    {"stm32g474,boot0=1", 0x20020000, 0x08000199, 0x0800BA65, "rom", "reset", DFU_SIM_GONE,
+     0x1FFF0000, 0x20003FE0},
+    {"stm32l476,boot0=1", 0x20020000, 0x08000199, 0x0800BA65, "rom", "reset", DFU_SIM_GONE,
+     0x1FFF0000, 0x20002FE0},
+    {"stm32u585,boot0=1", 0x200C0000, 0x08000199, 0x0800BA65, "rom", "reset", DFU_SIM_GONE,
+     0x0BF90000, 0x20003FE0},
+    {"stm32u585", 0x200C0000, 0x08000199, 0x08000000, "app_running", "jump", DFU_SIM_APP,
+     0x08000199, 0x200C0000},
+    /* an SP in the second RAM block (H7A3 AXI SRAM end) is a RAM address */
+    {"stm32h7a3", 0x24100000, 0x08000199, 0x08000000, "app_running", "jump", DFU_SIM_APP,
+     0x08000199, 0x24100000},
 };
 
 static int test_matrix(void)
@@ -187,11 +205,78 @@ static int test_leave_uses_pointer(void)
     return 0;
 }
 
+/* STM32C071: the manifest (leave) fails with errTARGET unless SET_ADDRESS came after the last
+ * write (LibUsbDfu issue 13); with it, the application starts. */
+static int test_c071_leave_needs_set_address(void)
+{
+    dfu_sim *s = mk("stm32c071,boot0=0");
+    uint8_t st[6];
+
+    T_ASSERT(s != NULL);
+    T_EQ_INT(flash_app(s, 0x20006000, 0x08000199), 0);
+    T_EQ_INT(dnload(s, 0, NULL, 0), 0);
+    T_OK(getstatus(s, st), e_);
+    T_EQ_INT(st[4], DFU_STATE_ERROR);
+    T_EQ_INT(st[0], DFU_STATUS_ERR_TARGET);
+    T_EQ_INT(dfu_sim_mode(s), DFU_SIM_ROM);
+    T_OK(clrstatus(s), e_);
+    T_EQ_INT(leave(s, 0x08000000), 0);
+    T_EQ_STR(dfu_sim_leave_outcome(s), "app_running");
+    dfu_sim_free(s);
+    return 0;
+}
+
+/* GD32VF103 (RISC-V): no vector table, the ROM leaves on the zero-length DNLOAD without a status
+ * stage. branch: the code at the address runs; reset: the chip boots per BOOT0; an odd address
+ * is no RISC-V code; jump=vector is refused. */
+static int gd32_leave(const char *spec, uint32_t addr, const char *outcome, const char *via,
+                      uint32_t pc)
+{
+    dfu_sim *s = mk(spec);
+    uint8_t st[6], code[1024];
+    char want[200];
+
+    T_ASSERT(s != NULL);
+    T_OK(getstatus(s, st), e_);
+    T_EQ_INT(st[4], DFU_STATE_ERROR); /* enumerates in dfuERROR */
+    T_OK(clrstatus(s), e_);
+    memset(code, 0x13, sizeof code); /* addi x0, x0, 0 (nop) words */
+    T_EQ_INT(write_at(s, 0x08000000, code, sizeof code), 0);
+    T_EQ_INT(set_address(s, addr), 0);
+    T_EQ_INT(dnload(s, 0, NULL, 0), 0); /* it leaves here */
+    T_EQ_INT(getstatus(s, st), DFU_E_NO_DEVICE);
+    T_EQ_STR(dfu_sim_leave_outcome(s), outcome);
+    snprintf(want, sizeof want, "\"outcome\":\"%s\",\"pc\":%u,\"msp\":0,\"via\":\"%s\"", outcome,
+             (unsigned)pc, via);
+    if (last_event(s, want) == NULL)
+        T_FAIL_("%s at 0x%08x: no event %s; last: %s", spec, (unsigned)addr, want,
+                dfu_sim_event(s, dfu_sim_event_count(s) - 1));
+    dfu_sim_free(s);
+    return 0;
+}
+
+static int test_gd32_leave(void)
+{
+    dfu_sim *s = NULL;
+
+    if (gd32_leave("gd32vf103", 0x08000000, "app_running", "jump", 0x08000000) ||
+        gd32_leave("gd32vf103", 0x08000001, "hardfault", "jump", 0x08000001) ||
+        gd32_leave("gd32vf103", 0x08000400, "hardfault", "jump", 0x08000400) ||
+        gd32_leave("gd32vf103,jump=reset,boot0=0", 0x08000100, "app_running", "reset",
+                   0x08000000) ||
+        gd32_leave("gd32vf103,jump=reset,boot0=1", 0x08000000, "rom", "reset", 0x1FFFB000))
+        return 1;
+    T_EQ_INT(dfu_sim_new("gd32vf103,jump=vector", &s, &e_), DFU_E_INVALID);
+    return 0;
+}
+
 static const struct t_case cases[] = {
     {"matrix", test_matrix},
     {"reenumerate", test_reenumerate},
     {"app_does_not_return", test_app_does_not_return},
     {"leave_uses_pointer", test_leave_uses_pointer},
+    {"c071_leave_needs_set_address", test_c071_leave_needs_set_address},
+    {"gd32_leave", test_gd32_leave},
     {NULL, NULL},
 };
 T_MAIN(cases)

@@ -39,7 +39,7 @@ if [ -r /usr/share/bash-completion/bash_completion ]; then
     check "bash: commands" "dfu-util|erase|flash|help|image|info|leave|list|ob|read|unprotect|verify" "$(bcomp "$dfush ")"
     check "bash: command prefix" "image|info" "$(bcomp "$dfush i")"
     check "bash: global options" "--device|--help|--json|--quiet|--recipes|--verbose|--version" "$(bcomp "$dfush --")"
-    check "bash: sim profiles after -d" "sim:dfu11|sim:stm32f405|sim:stm32h753|usb" "$(bcomp "$dfush -d ")"
+    check "bash: sim profiles after -d" "sim:dfu11|sim:gd32vf103|sim:stm32c071|sim:stm32f072|sim:stm32f405|sim:stm32f411|sim:stm32f767|sim:stm32g0b1|sim:stm32g474|sim:stm32h753|sim:stm32h7a3|sim:stm32l476|sim:stm32u585|usb" "$(bcomp "$dfush -d ")"
     check "bash: a command's options" "--leave|--leave-mode" "$(bcomp "$dfush flash --lea")"
     check "bash: choices" "auto|entry|reset|vector" "$(bcomp "$dfush -d sim:stm32h753 flash --leave-mode ")"
     check "bash: choices after =" "vector" "$(bcomp "$dfush flash --leave-mode=v")"
@@ -70,7 +70,7 @@ if command -v zsh >/dev/null 2>&1; then
             _dfush "$1"' _ "$src" "$1"
     }
     check "zsh: commands" "dfu-util|erase|flash|help|image|info|leave|list|ob|read|unprotect|verify" "$(zcomp "$dfush ")"
-    check "zsh: sim profiles after -d" "sim:dfu11|sim:stm32f405|sim:stm32h753|usb" "$(zcomp "$dfush -d ")"
+    check "zsh: sim profiles after -d" "sim:dfu11|sim:gd32vf103|sim:stm32c071|sim:stm32f072|sim:stm32f405|sim:stm32f411|sim:stm32f767|sim:stm32g0b1|sim:stm32g474|sim:stm32h753|sim:stm32h7a3|sim:stm32l476|sim:stm32u585|usb" "$(zcomp "$dfush -d ")"
     check "zsh: choices after =" "auto|entry|reset|vector" "$(zcomp "$dfush flash --leave-mode=v")"
     check "zsh: sub-commands" "set|show" "$(zcomp "$dfush ob ")"
     check "zsh: image files" "FILES -g *.(elf|axf|out|hex|ihex|ih|s19|s28|s37|srec|mot|dfu|bin)(-.)" \

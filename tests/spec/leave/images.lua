@@ -6,14 +6,22 @@
 --   reloc   the application linked for 0x08020000 (its data moved there, reset vector and
 --           entry moved with it) behind a 256-byte configuration blob at 0x08000000 that holds
 --           no vector table: the vector table is not at the start of the flash
+-- The profiles without a fixture (issue 13) get a synthetic application from their family
+-- descriptor (families.images): initial SP = end of the first RAM block, and RELOC_SMALL
+-- (32 KiB) for the move, which fits the 128 KiB parts. On a core without a vector table
+-- (GD32VF103) there is no stack word: no lowsp image, and reloc is the code moved to
+-- RELOC_SMALL with the start of the flash left erased (a blob there would simply run: a RISC-V
+-- core starts executing at its boot address, whatever the bytes are).
 local dfu = require "dfu"
 local helper = require "helper"
+local fam_images = require "families.images"
 
 local M = {}
 
 M.RAM_END = 0x20020000 -- both profiles: 0x20000000-0x2001FFFF (DTCM on the H753)
 M.LOW_SP = M.RAM_END - 256
 M.RELOC = 0x20000
+M.RELOC_SMALL = 0x8000
 M.BLOB = string.rep("CFG\0", 64) -- words 0x00474643: not a RAM address
 
 M.SEED = { stm32h753 = "h7_seed.elf", stm32f405 = "f4_config.elf" }
@@ -37,6 +45,7 @@ end
 --- The images for a profile: {seed=, lowsp=, reloc=} (dfu.Image), plus their facts
 --- {sp=, pc=, base=, lowest=} under .facts[name].
 function M.for_profile(profile)
+  if not M.SEED[profile] then return M.synthetic(profile) end
   local seed = assert(dfu.image.load(helper.fixture(M.SEED[profile])))
   local first = seed:segments()[1]
   local sp, pc = string.unpack("<I4I4", seed:bytes(first.address, 8))
@@ -50,6 +59,35 @@ function M.for_profile(profile)
     seed = { sp = sp, pc = pc, base = first.address, lowest = first.address },
     lowsp = { sp = M.LOW_SP, pc = pc, base = first.address, lowest = first.address },
     reloc = { sp = sp, pc = pc + M.RELOC, base = first.address + M.RELOC, lowest = 0x08000000 },
+  }
+  return t
+end
+
+--- The same set for a profile without a fixture, from its family descriptor.
+function M.synthetic(profile)
+  local base = fam_images.FLASH
+  local seed, f = fam_images.app(profile)
+  if not f.sp then
+    local reloc = fam_images.app(profile, { base = base + M.RELOC_SMALL })
+    return {
+      seed = seed, reloc = reloc,
+      facts = {
+        seed = { pc = f.entry, base = base, lowest = base },
+        reloc = { pc = f.entry + M.RELOC_SMALL, base = base + M.RELOC_SMALL, lowest = base + M.RELOC_SMALL },
+      },
+    }
+  end
+  local low = f.sp - 256
+  local t = {
+    seed = seed,
+    lowsp = rebuild(seed, 0, low, nil, seed:entry()),
+    reloc = rebuild(seed, M.RELOC_SMALL, nil, f.pc + M.RELOC_SMALL, seed:entry() + M.RELOC_SMALL),
+  }
+  assert(t.reloc:add(base, M.BLOB))
+  t.facts = {
+    seed = { sp = f.sp, pc = f.pc, base = base, lowest = base },
+    lowsp = { sp = low, pc = f.pc, base = base, lowest = base },
+    reloc = { sp = f.sp, pc = f.pc + M.RELOC_SMALL, base = base + M.RELOC_SMALL, lowest = base },
   }
   return t
 end
