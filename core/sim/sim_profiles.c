@@ -323,6 +323,12 @@ static const struct sim_ob_model u5_ob = {
 
 /* ---- profiles (design.md 5; the facts and their sources: doc/families.md) ---- */
 
+/* The USB identity every ST ROM in DFU mode reports (AN3156): 0483:df11, DfuSe, detach
+ * timeout 255 ms, attributes 0x0B. */
+#define ST_ROM_USB                                                                                 \
+    .vid = 0x0483, .pid = 0xDF11, .bcd_dfu = 0x011A, .detach_ms = 255, .attrs = 0x0B,              \
+    .manufacturer = "STMicroelectronics"
+
 /*
  * STM32H753, ROM V9.0 (ID 0x90). System memory 0x1FF00000-0x1FF1FFFF holds the ID byte at
  * 0x1FF1E7FE and the UID at 0x1FF1E800. Mass erase: both banks, about twice the worst-case
@@ -330,14 +336,9 @@ static const struct sim_ob_model u5_ob = {
  */
 static const struct sim_profile h753 = {
     .name = "stm32h753",
-    .vid = 0x0483,
-    .pid = 0xDF11,
+    ST_ROM_USB,
     .bcd_device = 0x0200,
-    .bcd_dfu = 0x011A,
     .transfer_size = 1024,
-    .detach_ms = 255,
-    .attrs = 0x0B,
-    .manufacturer = "STMicroelectronics",
     .product = "DFU in FS Mode",
     .alts = {"@Internal Flash   /0x08000000/16*128Kg", "@Option Bytes   /0x5200201C/01*128 e"},
     .nalts = 2,
@@ -381,14 +382,9 @@ static const struct sim_profile h753 = {
  */
 static const struct sim_profile f405 = {
     .name = "stm32f405",
-    .vid = 0x0483,
-    .pid = 0xDF11,
+    ST_ROM_USB,
     .bcd_device = 0x2200,
-    .bcd_dfu = 0x011A,
     .transfer_size = 2048,
-    .detach_ms = 255,
-    .attrs = 0x0B,
-    .manufacturer = "STMicroelectronics",
     .product = "STM32  BOOTLOADER",
     .alts = {"@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg",
              "@Option Bytes  /0x1FFFC000/01*016 e", "@OTP Memory /0x1FFF7800/01*512 e,01*016 e",
@@ -434,14 +430,9 @@ static const struct sim_profile f405 = {
  */
 static const struct sim_profile f072 = {
     .name = "stm32f072",
-    .vid = 0x0483,
-    .pid = 0xDF11,
+    ST_ROM_USB,
     .bcd_device = 0x2200,
-    .bcd_dfu = 0x011A,
     .transfer_size = 2048,
-    .detach_ms = 255,
-    .attrs = 0x0B,
-    .manufacturer = "STMicroelectronics",
     .product = "STM32  BOOTLOADER",
     .alts = {"@Internal Flash  /0x08000000/064*0002Kg", "@Option Bytes  /0x1FFFF800/01*016 e"},
     .nalts = 2,
@@ -481,14 +472,9 @@ static const struct sim_profile f072 = {
  */
 static const struct sim_profile f411 = {
     .name = "stm32f411",
-    .vid = 0x0483,
-    .pid = 0xDF11,
+    ST_ROM_USB,
     .bcd_device = 0x2200,
-    .bcd_dfu = 0x011A,
     .transfer_size = 2048,
-    .detach_ms = 255,
-    .attrs = 0x0B,
-    .manufacturer = "STMicroelectronics",
     .product = "STM32  BOOTLOADER",
     .alts = {"@Internal Flash  /0x08000000/04*016Kg,01*064Kg,03*128Kg",
              "@Option Bytes  /0x1FFFC000/01*016 e", "@OTP Memory /0x1FFF7800/01*512 e,01*016 e",
@@ -536,14 +522,9 @@ static const struct sim_profile f411 = {
  */
 static const struct sim_profile f767 = {
     .name = "stm32f767",
-    .vid = 0x0483,
-    .pid = 0xDF11,
+    ST_ROM_USB,
     .bcd_device = 0x2200,
-    .bcd_dfu = 0x011A,
     .transfer_size = 1024,
-    .detach_ms = 255,
-    .attrs = 0x0B,
-    .manufacturer = "STMicroelectronics",
     .product = "STM32  BOOTLOADER",
     .alts = {"@Internal Flash  /0x08000000/04*032Kg,01*128Kg,07*256Kg",
              "@Option Bytes  /0x1FFF0000/01*032 e", "@OTP Memory /0x1FF0F000/01*1056 e",
@@ -598,14 +579,9 @@ static const struct sim_profile f767 = {
  */
 static const struct sim_profile g0b1 = {
     .name = "stm32g0b1",
-    .vid = 0x0483,
-    .pid = 0xDF11,
+    ST_ROM_USB,
     .bcd_device = 0x0200,
-    .bcd_dfu = 0x011A,
     .transfer_size = 1024,
-    .detach_ms = 255,
-    .attrs = 0x0B,
-    .manufacturer = "STMicroelectronics",
     .product = "DFU in FS Mode",
     .alts = {"@Internal Flash   /0x08000000/256*02Kg", "@Internal Flash   /0x08000000/256*02Kg",
              "@Internal Flash   /0x08000000/256*02Kg"},
@@ -648,14 +624,9 @@ static const struct sim_profile g0b1 = {
  */
 static const struct sim_profile g474 = {
     .name = "stm32g474",
-    .vid = 0x0483,
-    .pid = 0xDF11,
+    ST_ROM_USB,
     .bcd_device = 0x0200,
-    .bcd_dfu = 0x011A,
     .transfer_size = 1024,
-    .detach_ms = 255,
-    .attrs = 0x0B,
-    .manufacturer = "STMicroelectronics",
     .product = "DFU in FS Mode",
     .alts = {"@Internal Flash   /0x08000000/256*02Kg",
              "@Option Bytes   /0x1FFF7800/01*048 e/0x1FFFF800/01*048 e",
@@ -701,14 +672,9 @@ static const struct sim_profile g474 = {
  */
 static const struct sim_profile l476 = {
     .name = "stm32l476",
-    .vid = 0x0483,
-    .pid = 0xDF11,
+    ST_ROM_USB,
     .bcd_device = 0x2200,
-    .bcd_dfu = 0x011A,
     .transfer_size = 2048,
-    .detach_ms = 255,
-    .attrs = 0x0B,
-    .manufacturer = "STMicroelectronics",
     .product = "STM32  BOOTLOADER",
     .alts = {"@Internal Flash  /0x08000000/0512*0002Kg",
              "@Option Bytes  /0x1FFF7800/01*040 e/0x1FFFF800/01*040 e",
@@ -768,14 +734,9 @@ static const struct sim_variant h7a3_variants[] = {
  */
 static const struct sim_profile h7a3 = {
     .name = "stm32h7a3",
-    .vid = 0x0483,
-    .pid = 0xDF11,
+    ST_ROM_USB,
     .bcd_device = 0x0200,
-    .bcd_dfu = 0x011A,
     .transfer_size = 1024,
-    .detach_ms = 255,
-    .attrs = 0x0B,
-    .manufacturer = "STMicroelectronics",
     .product = "DFU in FS Mode",
     .alts = {"@Internal Flash   /0x08000000/256*08Kg", "@Option Bytes   /0x5200201C/01*297 e",
              "@OTP Memory   /0x08FFF000/01*1024 e"},
@@ -821,14 +782,9 @@ static const struct sim_profile h7a3 = {
  */
 static const struct sim_profile u585 = {
     .name = "stm32u585",
-    .vid = 0x0483,
-    .pid = 0xDF11,
+    ST_ROM_USB,
     .bcd_device = 0x0200,
-    .bcd_dfu = 0x011A,
     .transfer_size = 1024,
-    .detach_ms = 255,
-    .attrs = 0x0B,
-    .manufacturer = "STMicroelectronics",
     .product = "DFU in FS Mode",
     .alts = {"@Internal Flash   /0x08000000/256*08Kg", "@Option Bytes   /0x40022040/01*64 e",
              "@OTP Memory   /0x0BFA0000/01*512 e"},
@@ -872,14 +828,9 @@ static const struct sim_profile u585 = {
  */
 static const struct sim_profile c071 = {
     .name = "stm32c071",
-    .vid = 0x0483,
-    .pid = 0xDF11,
+    ST_ROM_USB,
     .bcd_device = 0x0200,
-    .bcd_dfu = 0x011A,
     .transfer_size = 1024,
-    .detach_ms = 255,
-    .attrs = 0x0B,
-    .manufacturer = "STMicroelectronics",
     .product = "DFU in FS Mode",
     .alts = {"@Internal Flash   /0x08000000/64*02Kg", "@Option Bytes   /0x1FFF7800/01*128 e",
              "@OTP Memory   /0x1FFF7000/01*1024 e"},
