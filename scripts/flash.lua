@@ -130,7 +130,7 @@ Images for other alt settings get the same rules as the commands made for them. 
       alt = p.alt, verify = not p.no_verify, full = p.full, leave = leave, leave_mode = p.leave_mode,
       progress = ctx.progress, log = function(level, msg) ctx:log(level, "%s", msg) end,
       force = p.force, permanently_lock_device = p.permanently_lock_device, write_otp = p.write_otp,
-      hold_interrupts = true, consume = true, -- the images are this command's own: padded in place
+      leave_arg = "--leave", hold_interrupts = true, consume = true, -- the images are this command's own: padded in place
       diff = not p.no_diff, erase_unwritten = p.erase_unwritten, dry_run = p.dry_run,
     }
     if not dev:info().dfuse then
@@ -146,7 +146,6 @@ Images for other alt settings get the same rules as the commands made for them. 
         "FORMAT", { file = unplaced[1] })
     end
     local plan, fam = dfu.flash.plan(dev, images, opts)
-    if type(leave) == "number" then dfu.leave.check_address(dev:alts(), fam, leave, "--leave") end
     plan.unit = dfu.flash.unit(dev, fam)
     local nerase, main = 0, plan.parts[1]
     for _, part in ipairs(plan.parts) do

@@ -44,10 +44,9 @@ vector table or an entry point.]],
     local addr = p.addr and util.addr_arg(p.addr, "ADDR") or nil
     local dev <close> = ctx:open()
     local fam = dev:family()
-    if addr then dfu.leave.check_address(dev:alts(), fam, addr, "ADDR") end
     local warnings = dfu.json.array {}
     local left = dfu.leave.leave(dev, {
-      mode = p.leave_mode or "auto", address = addr, fam = fam, warnings = warnings,
+      mode = p.leave_mode or "auto", address = addr, address_arg = "ADDR", fam = fam, warnings = warnings,
       log = function(level, msg) ctx:log(level, "%s", msg) end,
     })
     local ok = not left.came_back

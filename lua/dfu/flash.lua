@@ -677,6 +677,9 @@ function M.execute(dev, plan, opts, fam)
   end
   -- choose the leave address before touching anything, so a bad choice exits 2 unflashed
   -- (and warn now, before writing, when the image itself cannot start)
+  if type(opts.leave) == "number" then
+    leave_mod.check_address(dev:alts(), fam, opts.leave, opts.leave_arg or "leave address")
+  end
   if opts.leave then
     leave_mod.choose(opts.leave_mode, plan, { address = type(opts.leave) == "number" and opts.leave or nil,
       family = fam, log = log, report = report })

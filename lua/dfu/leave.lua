@@ -725,10 +725,13 @@ end
 function M.leave(dev, opts)
   local fam = opts.fam
   local alts = dev:alts()
+  -- a given address must lie where the ROM can start code, whichever caller asks
+  if opts.address then M.check_address(alts, fam, opts.address, opts.address_arg or "leave address") end
   local alt = opts.plan and opts.plan.flash_alt
   local layout
+  local flash = not alt and require("dfu.family").alt_with_role(fam, alts, "flash")
   for _, a in ipairs(alts) do
-    if (alt and a.alt == alt) or (not alt and a.layout and a.layout.name:lower():find("flash", 1, true)) then
+    if (alt and a.alt == alt) or (flash and a == flash) then
       alt, layout = a.alt, a.layout
       break
     end
