@@ -10,36 +10,19 @@
 --   bytes 8, 10, 12, 14 WP0-3: one bit per 4 pages of 1 KiB, 0 = protected
 -- The GD32VF103 has one protection level. 0xCC is treated like every other protected value,
 -- except that dfush refuses it as it refuses level 2 on ST parts.
-local function f(name, offset, shift, bits, help, extra)
-  local t = { name = name, offset = offset, width = 1, shift = shift, bits = bits,
-              complement = offset + 1, help = help }
-  for k, v in pairs(extra or {}) do t[k] = v end
-  return t
-end
+local F = require "dfu.obfield"
+local f = F.maker { width = 1, complement_at = 1 }
 
 return {
-  name = "GD32VF103",
-  address = 0x1FFFF800,
-  size = 16,
+  name = "GD32VF103", address = 0x1FFFF800, size = 16,
   source = "GD32VF103 user manual, option bytes (FMC)",
   rdp = { level0 = 0xA5, names = { [0xBB] = "level 1: security protection (no flash access over " ..
     "DFU or debug; removing it erases the flash)" } },
-  fields = {
-    f("RDP", 0, 0, 8, "security protection SPC (0xA5 off, other values on)", { kind = "rdp" }),
-    f("nWDG_HW", 2, 0, 1, "free watchdog mode", {
-      values = { [0] = "hardware watchdog: the FWDGT runs from reset", [1] = "software watchdog" },
-      warn = { [0] = "nWDG_HW=0 starts the watchdog at every reset; an application that does not " ..
-                     "refresh it will reset in a loop" } }),
-    f("nRST_DPSLP", 2, 1, 1, "reset on entering Deep-sleep",
-      { values = { [0] = "reset on Deep-sleep", [1] = "no reset on Deep-sleep" } }),
-    f("nRST_STDBY", 2, 2, 1, "reset on entering Standby",
-      { values = { [0] = "reset on Standby", [1] = "no reset on Standby" } }),
-    f("DATA0", 4, 0, 8, "user data byte 0"),
-    f("DATA1", 6, 0, 8, "user data byte 1"),
-    f("WP0", 8, 0, 8, "write protection of pages 0-31, one bit per 4 pages (0 = protected)"),
-    f("WP1", 10, 0, 8, "write protection of pages 32-63"),
-    f("WP2", 12, 0, 8, "write protection of pages 64-95"),
-    f("WP3", 14, 0, 8, "write protection of pages 96-127"),
-  },
+  fields = F.append({
+    f("RDP", 0, 0, 8, "security protection SPC (0xA5 off, other values on)", F.RDP),
+    f("nWDG_HW", 2, 0, 1, "free watchdog mode", F.watchdog("nWDG_HW", "FWDGT")),
+    f("nRST_DPSLP", 2, 1, 1, "reset on entering Deep-sleep", F.reset_on("Deep-sleep")),
+    f("nRST_STDBY", 2, 2, 1, "reset on entering Standby", F.reset_on("Standby")),
+  }, F.data_and_wrp(f, "WP", 4)),
   wrp = { fields = { "WP0", "WP1", "WP2", "WP3" }, per_bit = 4, sectors = 128, active_low = true },
 }

@@ -13,59 +13,33 @@
 -- nDBANK = 0 splits the 2 MiB into two banks of 4x16K, 64K, 7x128K (sectors 0-11 and 12-23):
 -- the ROM then reports a 24-sector layout. In dual-bank mode nWRP bit i protects sector i of
 -- each bank [inferred]; dfush checks bank 1 only.
-local function f(name, offset, width, shift, bits, help, extra)
-  local t = { name = name, offset = offset, width = width, shift = shift, bits = bits,
-              complement = offset + 2, help = help }
-  for k, v in pairs(extra or {}) do t[k] = v end
-  return t
-end
-
-local BOR = {
-  [0] = "level 3: reset below 2.70-3.60 V",
-  [1] = "level 2: reset below 2.40-2.70 V",
-  [2] = "level 1: reset below 2.10-2.40 V",
-  [3] = "off: POR/PDR only",
-}
+local F = require "dfu.obfield"
+local C = require("dfu.util").require_script("stm32.ob_common")
+local f = F.maker { width = 1, complement_at = 2 }
+local g = F.maker { width = 2, complement_at = 2 }
 
 return {
-  name = "STM32F76x/77x",
-  address = 0x1FFF0000,
-  size = 32,
+  name = "STM32F76x/77x", address = 0x1FFF0000, size = 32,
   source = "RM0410 option bytes (STM32F76x/77x)",
-  fields = {
-    f("RDP", 1, 1, 0, 8, "read protection level (0xAA level 0, 0xCC level 2, other values level 1)",
-      { kind = "rdp" }),
-    f("BOR_LEV", 0, 1, 2, 2, "brown-out reset threshold", { values = BOR }),
-    f("WWDG_SW", 0, 1, 4, 1, "window watchdog mode",
+  fields = F.append(C.f4_user(f, "IWDG_SW", C.BOR_F7), {
+    f("WWDG_SW", 0, 4, 1, "window watchdog mode",
       { values = { [0] = "hardware window watchdog", [1] = "software window watchdog" } }),
-    f("IWDG_SW", 0, 1, 5, 1, "independent watchdog mode", {
-      values = { [0] = "hardware watchdog: the IWDG runs from reset", [1] = "software watchdog" },
-      warn = { [0] = "IWDG_SW=0 starts the independent watchdog at every reset; an application " ..
-                     "that does not refresh it will reset in a loop" } }),
-    f("nRST_STOP", 0, 1, 6, 1, "reset on entering Stop",
-      { values = { [0] = "reset on Stop", [1] = "no reset on Stop" } }),
-    f("nRST_STDBY", 0, 1, 7, 1, "reset on entering Standby",
-      { values = { [0] = "reset on Standby", [1] = "no reset on Standby" } }),
-    f("nWRP", 8, 2, 0, 12, "write protection, one bit per sector 0-11 (0 = protected)", { kind = "wrp" }),
-    f("nDBOOT", 8, 2, 12, 1, "dual-bank boot",
+    g("nWRP", 8, 0, 12, "write protection, one bit per sector 0-11 (0 = protected)", F.WRP),
+    g("nDBOOT", 8, 12, 1, "dual-bank boot",
       { values = { [0] = "dual-bank boot on", [1] = "dual-bank boot off" } }),
-    f("nDBANK", 8, 2, 13, 1, "flash organisation", {
+    g("nDBANK", 8, 13, 1, "flash organisation", {
       values = { [0] = "dual bank: 2 x (4x16K, 64K, 7x128K)", [1] = "single bank: 4x32K, 128K, 7x256K" },
       force = { [0] = "nDBANK=0 reorganises the flash into two banks (24 sectors, bank 2 at 0x08100000); " ..
                       "do it on an erased flash",
                 [1] = "nDBANK=1 reorganises the flash into one bank of 12 sectors; do it on an erased flash" } }),
-    f("IWDG_STDBY", 8, 2, 14, 1, "IWDG counter in Standby",
-      { values = { [0] = "frozen in Standby", [1] = "running in Standby" } }),
-    f("IWDG_STOP", 8, 2, 15, 1, "IWDG counter in Stop",
-      { values = { [0] = "frozen in Stop", [1] = "running in Stop" } }),
-    f("BOOT_ADD0", 16, 2, 0, 16, "boot address with BOOT0 low, address bits 29:14 (0x0080 = flash)", {
-      force_unless = { [0x0080] = true, [0x2000] = true, [0x0040] = true },
-      force_text = "BOOT_ADD0 away from the flash (0x0080, 0x2000) or the ROM (0x0040) makes the chip " ..
-                   "boot from that address with BOOT0 low" }),
-    f("BOOT_ADD1", 24, 2, 0, 16, "boot address with BOOT0 high, address bits 29:14 (0x0040 = ROM bootloader)", {
-      force_unless = { [0x0040] = true },
-      force_text = "BOOT_ADD1 away from 0x0040 means BOOT0 high no longer starts the ROM bootloader: " ..
-                   "DFU is then only reachable through BOOT_ADD0 or a debugger" }),
-  },
+    g("IWDG_STDBY", 8, 14, 1, "IWDG counter in Standby", F.counter_in("Standby")),
+    g("IWDG_STOP", 8, 15, 1, "IWDG counter in Stop", F.counter_in("Stop")),
+    g("BOOT_ADD0", 16, 0, 16, "boot address with BOOT0 low, address bits 29:14 (0x0080 = flash)",
+      F.boot_address("BOOT_ADD0 away from the flash (0x0080, 0x2000) or the ROM (0x0040) makes the chip " ..
+                     "boot from that address with BOOT0 low", { 0x0080, 0x2000, 0x0040 })),
+    g("BOOT_ADD1", 24, 0, 16, "boot address with BOOT0 high, address bits 29:14 (0x0040 = ROM bootloader)",
+      F.boot_address("BOOT_ADD1 away from 0x0040 means BOOT0 high no longer starts the ROM bootloader: " ..
+                     "DFU is then only reachable through BOOT_ADD0 or a debugger", { 0x0040 })),
+  }),
   wrp = { field = "nWRP", sectors = 12, active_low = true, unknown_after = true },
 }

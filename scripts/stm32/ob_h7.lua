@@ -21,71 +21,27 @@
 -- protection of sectors 8-15 cannot be read or changed here.
 -- Every field is kept in both copies: a change writes the CUR and the PRG word alike (the
 -- ROM programs from PRG; the simulator takes the PRG word when it changed).
-local BOR = {
-  [0] = "off: POR/PDR only",
-  [1] = "level 1: reset below about 2.1 V",
-  [2] = "level 2: reset below about 2.4 V",
-  [3] = "level 3: reset below about 2.7 V",
-}
-
-local function f(name, offset, shift, bits, help, extra)
-  local t = { name = name, offset = offset, width = 4, shift = shift, bits = bits, mirror = 4, help = help }
-  for k, v in pairs(extra or {}) do t[k] = v end
-  return t
-end
+local F = require "dfu.obfield"
+local C = require("dfu.util").require_script("stm32.ob_common")
+local f = F.maker { width = 4, mirror = 4 }
+local KEPT_ERASED = { values = { [0] = "kept", [1] = "erased" } }
 
 return {
-  name = "STM32H74x/75x",
-  address = 0x5200201C,
-  size = 128,
+  name = "STM32H74x/75x", address = 0x5200201C, size = 128,
   size_default = true, -- the codec for a bare 128-byte block
   source = "RM0433 flash option registers (H742/H743/H753/H750)",
-  fields = {
-    f("RDP", 0, 8, 8, "read protection level (0xAA level 0, 0xCC level 2, other values level 1)",
-      { kind = "rdp" }),
-    f("BOR_LEV", 0, 2, 2, "brown-out reset threshold", { values = BOR }),
-    f("IWDG1_SW", 0, 4, 1, "independent watchdog 1 mode", {
-      values = { [0] = "hardware watchdog: IWDG1 runs from reset", [1] = "software watchdog" },
-      warn = { [0] = "IWDG1_SW=0 starts the watchdog at every reset; an application that does " ..
-                     "not refresh it will reset in a loop" } }),
-    f("NRST_STOP_D1", 0, 6, 1, "reset when D1 enters Stop",
-      { values = { [0] = "reset on Stop", [1] = "no reset on Stop" } }),
-    f("NRST_STBY_D1", 0, 7, 1, "reset when D1 enters Standby",
-      { values = { [0] = "reset on Standby", [1] = "no reset on Standby" } }),
-    f("FZ_IWDG_STOP", 0, 17, 1, "IWDG1 counter in Stop",
-      { values = { [0] = "frozen in Stop", [1] = "running in Stop" } }),
-    f("FZ_IWDG_SDBY", 0, 18, 1, "IWDG1 counter in Standby",
-      { values = { [0] = "frozen in Standby", [1] = "running in Standby" } }),
+  fields = F.append(C.h7_optsr(f, "D1", { stop = "FZ_IWDG_STOP", standby = "FZ_IWDG_SDBY",
+                                         swap = "SWAP_BANK_OPT" }), {
     f("ST_RAM_SIZE", 0, 19, 2, "ST secure RAM size",
       { values = { [0] = "2 KiB", [1] = "4 KiB", [2] = "8 KiB", [3] = "16 KiB" } }),
-    f("SECURITY", 0, 21, 1, "secure access mode", {
-      values = { [0] = "disabled", [1] = "enabled" },
-      force = { [1] = "SECURITY=1 enables the secure access mode; secure areas then run " ..
-                      "at every reset and only an RDP regression clears them" } }),
-    f("IO_HSLV", 0, 29, 1, "I/O high speed at low voltage",
-      { values = { [0] = "off", [1] = "on (only for VDD below 2.7 V)" } }),
-    f("SWAP_BANK_OPT", 0, 31, 1, "bank swapping", {
-      values = { [0] = "bank 1 at 0x08000000", [1] = "banks swapped: bank 2 at 0x08000000" },
-      warn = { [1] = "SWAP_BANK_OPT=1 maps bank 2 at 0x08000000 after the reset" } }),
     f("PROT_AREA_START", 12, 0, 12, "first 256-byte block of the bank-1 PCROP area"),
     f("PROT_AREA_END", 12, 16, 12, "last 256-byte block of the bank-1 PCROP area"),
-    f("DMEP", 12, 31, 1, "erase the PCROP area on an RDP regression",
-      { values = { [0] = "kept", [1] = "erased" } }),
+    f("DMEP", 12, 31, 1, "erase the PCROP area on an RDP regression", KEPT_ERASED),
     f("SEC_AREA_START", 20, 0, 12, "first 256-byte block of the bank-1 secure area"),
     f("SEC_AREA_END", 20, 16, 12, "last 256-byte block of the bank-1 secure area"),
-    f("DMES", 20, 31, 1, "erase the secure area on an RDP regression",
-      { values = { [0] = "kept", [1] = "erased" } }),
-    f("WRPSN", 28, 0, 8, "write protection of bank-1 sectors 0-7, one bit each (0 = protected)",
-      { kind = "wrp" }),
-    f("BOOT_ADD0", 36, 0, 16, "boot address with BOOT0 low, upper 16 bits (0x0800 = flash)", {
-      force_unless = { [0x0800] = true, [0x1FF0] = true },
-      force_text = "BOOT_ADD0 away from flash (0x0800) or the ROM (0x1FF0) makes the chip boot " ..
-                   "from that address with BOOT0 low" }),
-    f("BOOT_ADD1", 36, 16, 16, "boot address with BOOT0 high, upper 16 bits (0x1FF0 = ROM bootloader)", {
-      force_unless = { [0x1FF0] = true },
-      force_text = "BOOT_ADD1 away from 0x1FF0 means BOOT0 high no longer starts the ROM " ..
-                   "bootloader: DFU is then only reachable through BOOT_ADD0 or a debugger" }),
-  },
+    f("DMES", 20, 31, 1, "erase the secure area on an RDP regression", KEPT_ERASED),
+    f("WRPSN", 28, 0, 8, "write protection of bank-1 sectors 0-7, one bit each (0 = protected)", F.WRP),
+  }),
   -- Write protection: WRPSN, active low, bit i = sector i of bank 1 (the first 8 sectors of
   -- the flash layout); bank 2 is not in the image.
   wrp = { field = "WRPSN", sectors = 8, active_low = true, unknown_after = true },

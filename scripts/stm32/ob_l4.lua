@@ -9,33 +9,23 @@
 -- OPTR bits: 7:0 RDP, 10:8 BOR_LEV, 12-14 nRST_STOP/STDBY/SHDW, 16-19 watchdogs, 20 BFB2,
 -- 21 DUALBANK, 23 nBOOT1, 24 SRAM2_PE, 25 SRAM2_RST. WRPxyR: first page in bits 7:0, last
 -- page in 23:16 (256 pages of 2 KiB per bank).
-local o = require("dfu.util").require_script("stm32.ob_optr")
-local f = o.field
+local F = require "dfu.obfield"
+local C = require("dfu.util").require_script("stm32.ob_common")
+local f = F.maker { width = 4, complement_at = 4 }
 
-local fields = o.optr(0, 4, "l4")
-o.append(fields, {
+local fields = F.append(C.optr(f, 0, "l4"), {
   f("BFB2", 0, 20, 1, "dual-bank boot",
-    { values = { [0] = "off", [1] = "on: boot from bank 2 when it holds an application" } }, 4),
-  f("DUALBANK", 0, 21, 1, "dual bank (on 512 KiB parts)", { values = { [0] = "single", [1] = "dual" } }, 4),
-  f("nBOOT1", 0, 23, 1, "with BOOT0 = 1: 1 boots the ROM bootloader, 0 the SRAM", {
-    force = { [0] = "nBOOT1=0 makes BOOT0 = 1 boot the SRAM instead of the ROM bootloader" } }, 4),
-  f("SRAM2_PE", 0, 24, 1, "SRAM2 parity check", { values = { [0] = "on", [1] = "off" } }, 4),
-  f("SRAM2_RST", 0, 25, 1, "SRAM2 erase on a system reset", { values = { [0] = "erased", [1] = "kept" } }, 4),
+    { values = { [0] = "off", [1] = "on: boot from bank 2 when it holds an application" } }),
+  f("DUALBANK", 0, 21, 1, "dual bank (on 512 KiB parts)", { values = { [0] = "single", [1] = "dual" } }),
+  C.nboot1(f, 23),
+  f("SRAM2_PE", 0, 24, 1, "SRAM2 parity check", F.PARITY),
+  f("SRAM2_RST", 0, 25, 1, "SRAM2 erase on a system reset", F.ERASED_KEPT),
 })
-local ranges = {
-  o.wrp_area(fields, "WRP1A", 0x18, 8, 0x1C),
-  o.wrp_area(fields, "WRP1B", 0x20, 8, 0x24),
-  o.wrp_area(fields, "WRP2A", 40 + 0x18, 8, 40 + 0x1C),
-  o.wrp_area(fields, "WRP2B", 40 + 0x20, 8, 40 + 0x24),
-}
-ranges[3].first, ranges[4].first = 256, 256
 
 return {
-  name = "STM32L47x/48x",
-  address = 0x1FFF7800,
-  size = 80,
+  name = "STM32L47x/48x", address = 0x1FFF7800, size = 80,
   zones = { { address = 0x1FFF7800, size = 40 }, { address = 0x1FFFF800, size = 40 } },
   source = "RM0351 option bytes (STM32L47x/48x)",
   fields = fields,
-  wrp = { ranges = ranges, sectors = 512 },
+  wrp = { ranges = C.wrp_areas(f, fields, { 0x18, 0x20, 40 + 0x18, 40 + 0x20 }, 8, 256), sectors = 512 },
 }

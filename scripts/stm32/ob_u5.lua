@@ -12,50 +12,37 @@
 -- 28 PA15_PUPEN, 29 IO_VDD_HSLV, 30 IO_VDDIO2_HSLV, 31 TZEN. NSBOOTADDxR: address bits 31:7.
 -- WRPxyR: first page in bits 6:0, last page in 22:16, bit 31 UNLOCK (128 pages of 8 KiB per
 -- bank on a 2 MiB part).
-local o = require("dfu.util").require_script("stm32.ob_optr")
-local f = o.field
+local F = require "dfu.obfield"
+local C = require("dfu.util").require_script("stm32.ob_common")
+local f = F.maker { width = 4 }
 
-local fields = o.optr(0, nil, "l4")
-o.append(fields, {
-  f("SRAM1345_RST", 0, 15, 1, "SRAM1/3/4/5 erase on a system reset", { values = { [0] = "erased", [1] = "kept" } }),
+local fields = F.append(C.optr(f, 0, "l4"), {
+  f("SRAM1345_RST", 0, 15, 1, "SRAM1/3/4/5 erase on a system reset", F.ERASED_KEPT),
   f("SWAP_BANK", 0, 20, 1, "bank swap", {
     values = { [0] = "bank 1 at 0x08000000", [1] = "bank 2 at 0x08000000" },
     force = { [1] = "SWAP_BANK=1 maps bank 2 at 0x08000000 after the reset" } }),
   f("DUALBANK", 0, 21, 1, "dual bank (on 1 MiB parts)", { values = { [0] = "single", [1] = "dual" } }),
-  f("SRAM2_RST", 0, 25, 1, "SRAM2 erase on a system reset", { values = { [0] = "erased", [1] = "kept" } }),
-  f("nSWBOOT0", 0, 26, 1, "where BOOT0 comes from",
-    { values = { [0] = "the nBOOT0 option bit", [1] = "the BOOT0 pin" },
-      warn = { [0] = "nSWBOOT0=0: the BOOT0 pin is ignored; nBOOT0 decides" } }),
-  f("nBOOT0", 0, 27, 1, "BOOT0 when nSWBOOT0 = 0 (1: boot from NSBOOTADD0)", {
-    force = { [0] = "nBOOT0=0 (with nSWBOOT0=0) boots NSBOOTADD1 (the ROM) at every reset" } }),
-  f("PA15_PUPEN", 0, 28, 1, "PA15 pull-up", { values = { [0] = "off", [1] = "on" } }),
+  f("SRAM2_RST", 0, 25, 1, "SRAM2 erase on a system reset", F.ERASED_KEPT),
+}, C.swboot0(f, { "NSBOOTADD0", "NSBOOTADD1 (the ROM)" }), {
+  f("PA15_PUPEN", 0, 28, 1, "PA15 pull-up", F.OFF_ON),
   f("TZEN", 0, 31, 1, "TrustZone", {
     values = { [0] = "off", [1] = "on" },
     force = { [1] = "TZEN=1 enables TrustZone; the ROM then no longer starts a non-secure " ..
                     "application with a jump (AN2606 boot model V3_1), and turning it off needs an RDP " ..
                     "regression" } }),
-  f("NSBOOTADD0", 4, 7, 25, "boot address with BOOT0 low, bits 31:7 (0x100000 = 0x08000000)", {
-    force_unless = { [0x100000] = true },
-    force_text = "NSBOOTADD0 away from the flash (0x08000000) makes the chip boot from that address" }),
-  f("NSBOOTADD1", 8, 7, 25, "boot address with BOOT0 high, bits 31:7 (0x17F200 = ROM 0x0BF90000)", {
-    force_unless = { [0x17F200] = true },
-    force_text = "NSBOOTADD1 away from the ROM (0x0BF90000) means BOOT0 high no longer starts the " ..
-                 "bootloader" }),
+  f("NSBOOTADD0", 4, 7, 25, "boot address with BOOT0 low, bits 31:7 (0x100000 = 0x08000000)",
+    F.boot_address("NSBOOTADD0 away from the flash (0x08000000) makes the chip boot from that address",
+                   { 0x100000 })),
+  f("NSBOOTADD1", 8, 7, 25, "boot address with BOOT0 high, bits 31:7 (0x17F200 = ROM 0x0BF90000)",
+    F.boot_address("NSBOOTADD1 away from the ROM (0x0BF90000) means BOOT0 high no longer starts the " ..
+                   "bootloader", { 0x17F200 })),
 })
-local ranges = {
-  o.wrp_area(fields, "WRP1A", 0x18, 7, nil, { "_PSTRT", "_PEND" }),
-  o.wrp_area(fields, "WRP1B", 0x1C, 7, nil, { "_PSTRT", "_PEND" }),
-  o.wrp_area(fields, "WRP2A", 0x28, 7, nil, { "_PSTRT", "_PEND" }),
-  o.wrp_area(fields, "WRP2B", 0x2C, 7, nil, { "_PSTRT", "_PEND" }),
-}
-ranges[3].first, ranges[4].first = 128, 128
 
 return {
-  name = "STM32U575/585",
-  address = 0x40022040,
-  size = 64,
+  name = "STM32U575/585", address = 0x40022040, size = 64,
   source = "RM0456 flash option registers (STM32U575/585)",
   fields = fields,
   rdp = { level0 = 0xAA, names = { [0x55] = "level 0.5: secure areas protected (TrustZone)" } },
-  wrp = { ranges = ranges, sectors = 256 },
+  wrp = { ranges = C.wrp_areas(f, fields, { 0x18, 0x1C, 0x28, 0x2C }, 7, 128, { "_PSTRT", "_PEND" }),
+          sectors = 256 },
 }
