@@ -440,6 +440,12 @@ static int lua_mode(lua_State *L, int argc, char **argv)
             interactive = 1;
         } else if (strcmp(a, "-W") == 0 || strcmp(a, "-E") == 0) {
             continue; /* warnings are always on; the environment is always read */
+        } else if (strcmp(a, "-l") == 0 && (i + 1 >= argc || argv[i + 1][0] == '-')) {
+            fprintf(stderr,
+                    "%s: option '-l' needs a Lua module name (-l MOD, as lua); to list DFU "
+                    "devices (as dfu-util -l does): dfush list\n",
+                    progname);
+            return 2;
         } else if ((a[1] == 'e' || a[1] == 'l') && (a[2] != '\0' || i + 1 < argc)) {
             if (a[2] == '\0')
                 i++;
@@ -449,6 +455,15 @@ static int lua_mode(lua_State *L, int argc, char **argv)
         }
     }
     createargtable(L, argv, argc, script > 0 ? script : 0);
+    for (i = 1; i < argc && (script == 0 || i < script); i++) {
+        if (strncmp(argv[i], "-e", 2) == 0) { /* -e STAT: `dfu` is there, as in the REPL */
+            if (dolibrary(L, "dfu") != LUA_OK)
+                return 1;
+            break;
+        }
+        if ((argv[i][1] == 'e' || argv[i][1] == 'l') && argv[i][2] == '\0')
+            i++;
+    }
     for (i = 1; i < argc && (script == 0 || i < script); i++) {
         const char *a = argv[i], *v;
 

@@ -1166,5 +1166,20 @@ int luaopen_dfu_core(lua_State *L)
     luaL_newlib(L, mod_funcs); /* [mod] */
     constants(L);
     dfulua_setstr(L, "version", DFU_VERSION);
+    /* what this build has: the USB backend (libusb) and the ELF reader (libelf) */
+    lua_createtable(L, 0, 2);
+#ifdef DFU_WITH_LIBUSB
+    lua_pushboolean(L, 1);
+#else
+    lua_pushboolean(L, 0);
+#endif
+    lua_setfield(L, -2, "libusb");
+#ifdef DFU_WITH_LIBELF
+    lua_pushboolean(L, 1);
+#else
+    lua_pushboolean(L, 0);
+#endif
+    lua_setfield(L, -2, "libelf");
+    lua_setfield(L, -2, "features");
     return 1;
 }

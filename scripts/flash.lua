@@ -143,7 +143,7 @@ Images for other alt settings get the same rules as the commands made for them. 
     end
     if #unplaced > 0 then
       util.raise(string.format("%s: raw binary needs a base address (FILE@ADDR, e.g. @0x08000000)", unplaced[1]),
-        "FORMAT", { file = unplaced[1] })
+        "USAGE", { file = unplaced[1] })
     end
     local plan, fam = dfu.flash.plan(dev, images, opts)
     plan.unit = dfu.flash.unit(dev, fam)

@@ -125,7 +125,7 @@ static int parse_spec(dfu_sim *s, const char *spec, struct dfu_err *err)
         size_t o = 0;
         for (const char *const *nm = dfu_sim_profiles(); *nm != NULL && o < sizeof list; nm++)
             o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? ", " : "", *nm);
-        return dfu_err_set(err, DFU_E_NOT_FOUND, "sim: unknown profile '%s' (%s)", name, list);
+        return dfu_err_set(err, DFU_E_INVALID, "sim: unknown profile '%s' (%s)", name, list);
     }
     s->rom_id = s->p->id;
     s->jump = s->p->jumps[0];

@@ -77,6 +77,7 @@
 ---@field STATE table<string|integer, integer|string> bState names <-> numbers ("dfuIDLE" <-> 2)
 ---@field ERR table<string|integer, integer|string> error code names <-> DFU_E_* numbers ("TIMEOUT" <-> -7)
 ---@field version string
+---@field features {libusb: boolean, libelf: boolean} what this build has: the USB backend, the ELF reader
 local core = {}
 
 ---Whether Ctrl-C stopped the current call of the dfush host (always false elsewhere).

@@ -167,6 +167,9 @@ end
 
 -- ---- main ----
 
+-- the long options parse_globals knows, for "did you mean"
+M.GLOBAL_OPTIONS = { "device", "verbose", "quiet", "json", "recipes", "help", "version" }
+
 local function parse_globals(argv)
   local g = { verbose = 0, recipes = {} }
   local i = 1
@@ -202,8 +205,13 @@ local function parse_globals(argv)
       g.help = true
     elseif a == "--version" then
       g.version = true
+    elseif a == "-l" or a == "--list" then
+      util.usage("unknown option %s; to list DFU devices (as dfu-util -l does): dfush list", a)
     elseif a:sub(1, 1) == "-" and a ~= "-" then
-      util.usage("unknown option %s before the command (see: dfush --help)", a)
+      local near = name or a:match("^%-%-(.*)$")
+      near = near and util.suggest(near, M.GLOBAL_OPTIONS)
+      util.usage("unknown option %s before the command%s (see: dfush --help)", a,
+        near and ("; did you mean --" .. near .. "?") or "")
     else
       break
     end
@@ -281,7 +289,14 @@ function M.main(argv, io_override)
   end
   if g.version then
     local okc, core = pcall(require, "dfu.core")
-    stdout:write("dfush ", okc and tostring(core.version) or "?", "\n")
+    local version = okc and tostring(core.version) or "?"
+    if g.json then
+      local f = okc and core.features or {}
+      stdout:write(json.encode { ok = true, version = version, lua = _VERSION,
+                                 libusb = f.libusb == true, libelf = f.libelf == true }, "\n")
+    else
+      stdout:write("dfush ", version, "\n")
+    end
     return 0
   end
   local cmd = rest[1]
@@ -293,6 +308,12 @@ function M.main(argv, io_override)
   end
   local path = recipe.find(cmd, dirs)
   if not path then
+    local names = {}
+    for _, e in ipairs(recipe.list(dirs)) do names[#names + 1] = e.name end
+    local near = util.suggest(cmd, names)
+    if near then
+      return early(string.format("unknown command '%s'; did you mean '%s'? (see: dfush help)", cmd, near))
+    end
     return early(string.format("unknown command '%s'; see dfush help for the list", cmd))
   end
   local r, lmsg = recipe.load(path)
