@@ -198,10 +198,10 @@ end
 
 --- The edit distance (insertions, deletions, substitutions, swaps of neighbours) of a and b.
 function M.edit_distance(a, b)
-  local prev2, prev, cur = nil, {}, nil
+  local prev2, prev = nil, {}
   for j = 0, #b do prev[j] = j end
   for i = 1, #a do
-    cur = { [0] = i }
+    local cur = { [0] = i }
     for j = 1, #b do
       local cost = a:byte(i) == b:byte(j) and 0 or 1
       cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
