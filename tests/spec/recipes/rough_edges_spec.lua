@@ -75,6 +75,50 @@ describe("rough edges", function()
       assert.is_nil(r.stderr:find("device string", 1, true), r.stderr)
     end)
 
+    it("detach switches a run-time device into DFU mode (DFU_DETACH, bus reset, re-enumeration)", function()
+      for name, run in pairs(support.runners()) do
+        local dev, _, events = support.simdev("dfu11", "runtime=1")
+        local r = run({ "--json", "-d", dev, "detach" })
+        assert.are.equal(0, r.code, name .. r.stderr)
+        local j = helper.json_decode(r.stdout)
+        assert.is_true(j.detached)
+        assert.are.equal(1, j.runtime.protocol)
+        assert.are.equal(2, j.device.protocol)
+        local kinds = {}
+        for _, e in ipairs(support.events_file(events)) do
+          if e.ev ~= "ctrl" then kinds[#kinds + 1] = e.ev end
+        end
+        assert.are.same({ "reset", "detach", "bus_reset", "disconnect", "enumerate" }, kinds) -- reset: power-on
+        -- a device in DFU mode is left alone: no DFU_DETACH (an ST ROM stalls it)
+        dev, _, events = support.simdev("stm32h753")
+        r = run({ "-d", dev, "detach" })
+        assert.are.equal(0, r.code, r.stderr)
+        assert.matches("already in DFU mode", r.stdout, 1, true)
+        for _, e in ipairs(support.events_file(events)) do assert.are_not.equal("DETACH", e.req) end
+      end
+    end)
+
+    it("dev:detach_and_reopen() gives the same handle in DFU mode, with the new descriptors", function()
+      local dfu = require "dfu"
+      local dev <close> = assert(dfu.open("sim:dfu11,runtime=1"))
+      assert.are.equal(1, dev:info().protocol)
+      assert.are.equal("appIDLE", dev:getstatus().state_name)
+      assert.is_nil(dev:dnload(0, "x")) -- run-time mode: no download
+      assert(dev:detach_and_reopen(2000))
+      assert.are.equal(2, dev:info().protocol)
+      assert.are.equal("dfuIDLE", dev:getstatus().state_name)
+      -- a DFU-mode device stays as it is
+      assert(dev:detach_and_reopen())
+      assert.are.equal(2, dev:info().protocol)
+      -- DETACH without the bus reset within wDetachTimeOut: back to appIDLE (DFU 1.1 Appendix A)
+      local d2 <close> = assert(dfu.open("sim:dfu11,runtime=1"))
+      assert(d2:detach(1000))
+      assert.are.equal("appDETACH", d2:getstatus().state_name)
+      local s = d2:sim()
+      s:advance(1.5)
+      assert.are.equal("appIDLE", d2:getstatus().state_name)
+    end)
+
     it("a mistyped command or long option gets 'did you mean' on stderr, exit 2", function()
       for _, t in ipairs({
         { { "fash" }, "did you mean 'flash'?" },
