@@ -257,4 +257,43 @@ describe("rough edges", function()
       assert.are.equal("dfush " .. core.version .. "\n", r.stdout)
     end)
   end)
+
+  describe("the README", function()
+    -- every file a README command line writes: state=, events=, -o OUT, image convert's OUT,
+    -- a shell redirection
+    local function outputs(line)
+      local out = {}
+      for v in line:gmatch("state=([^,%s']+)") do out[#out + 1] = v end
+      for v in line:gmatch("events=([^,%s']+)") do out[#out + 1] = v end
+      for v in line:gmatch("%-o%s+(%S+)") do out[#out + 1] = v end
+      local conv = line:match("image convert%s+%S+%s+(%S+)")
+      if conv then out[#out + 1] = conv end
+      for v in line:gmatch("[^2]>%s*([^&%s]%S*)") do
+        if v ~= "/dev/null" then out[#out + 1] = v end
+      end
+      return out
+    end
+
+    it("examples write their files to /tmp, never into the checkout", function()
+      local text = helper.readfile(helper.root .. "/README.md")
+      local n = 0
+      for line in text:gmatch("[^\n]+") do
+        local cmd = line:match("^%$ (.*)$")
+        if cmd and (cmd:find("dfush", 1, true) or cmd:find("dfu%-util")) then
+          for _, f in ipairs(outputs(cmd)) do
+            n = n + 1
+            assert.matches("^/tmp/", f, nil, false, "README writes into the checkout: " .. line)
+          end
+        end
+      end
+      assert.is_true(n >= 10, "found only " .. n .. " outputs")
+    end)
+
+    it(".gitignore covers the build outputs", function()
+      local text = helper.readfile(helper.root .. "/.gitignore")
+      for _, pat in ipairs({ "/build*/", "/CMakeCache.txt", "/CMakeFiles/", "/Testing/", "*.jsonl" }) do
+        assert.is_truthy(text:find(pat, 1, true), pat)
+      end
+    end)
+  end)
 end)
