@@ -391,10 +391,11 @@ static void disconnect(dfu_sim *s, uint32_t reappear_ms)
     simi_event(s, "\"ev\":\"disconnect\",\"reappear_ms\":%u", (unsigned)reappear_ms);
 }
 
-/* The DFU requests of a run-time interface (protocol.md 1.5, DFU 1.1 Appendix A): DETACH in
- * appIDLE starts appDETACH, which lasts wValue ms (at most wDetachTimeOut); GETSTATUS and
- * GETSTATE answer; anything else stalls without a state change (there is no dfuERROR in
- * run-time). The bus reset that follows DETACH is in dfu_sim_bus_reset. */
+/* The DFU requests of a run-time interface (protocol.md 1.5-1.6, DFU 1.1 Appendix A): DETACH
+ * in appIDLE starts appDETACH, which lasts wValue ms (at most wDetachTimeOut), and a device
+ * with bitWillDetach leaves the bus at once to come back in DFU mode; GETSTATUS and GETSTATE
+ * answer; anything else stalls without a state change (there is no dfuERROR in run-time). The
+ * bus reset that follows DETACH otherwise is in dfu_sim_bus_reset. */
 static int runtime_request(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_t *n)
 {
     int in = (req->bmRequestType & 0x80u) != 0;
@@ -410,6 +411,11 @@ static int runtime_request(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data
             s->now +
             (uint64_t)(req->wValue < s->p->detach_ms ? req->wValue : s->p->detach_ms) * 1000u;
         simi_event(s, "\"ev\":\"detach\",\"timeout_ms\":%u", (unsigned)req->wValue);
+        if (s->p->attrs & 0x08u) { /* bitWillDetach: it leaves the bus by itself */
+            s->runtime = 0;
+            s->after_reply = SIM_AFTER_DISCONNECT;
+            s->disc_reappear_ms = s->p->connect_ms;
+        }
         return 0;
     case 0x03: /* GETSTATUS */
         if (!in || req->wLength < 6)

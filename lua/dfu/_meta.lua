@@ -242,6 +242,17 @@ function Device:abort_to_idle() end
 ---@return dfu.ErrCode? code
 function Device:detach(timeout_ms) end
 
+---Run-time mode -> DFU mode (dfush detach): for a device whose DFU interface is in run-time
+---mode (info().protocol == 1), GETSTATUS, DFU_DETACH with wValue = wDetachTimeOut, a USB bus
+---reset unless the device has bitWillDetach, then this handle holds the device that comes back
+---in DFU mode (new info() and alts()). A device in DFU mode is left as it is. A failure that
+---lost the device closes the handle.
+---@param timeout_ms? integer how long to wait for the DFU-mode device (default 5000)
+---@return true|nil ok
+---@return string? msg
+---@return dfu.ErrCode? code "TIMEOUT" when it did not come back
+function Device:detach_and_reopen(timeout_ms) end
+
 ---One DFU_DNLOAD request.
 ---@param block integer wBlockNum 0..65535
 ---@param data string

@@ -135,15 +135,16 @@ usage: dfush [-d DEV] [-v|-q] [--json] [--recipes DIR] COMMAND [ARGS]
 global options:
   -d, --device DEV    device string (default: $DFUSH_DEVICE, else usb):
                         usb[:VID:PID][,serial=S][,path=B-P][,alt=N|NAME]
+                        (VID:PID alone: usb:VID:PID)
                         sim:PROFILE[,boot0=0|1][,jump=vector|branch][,rom=ID]
-                            [,state=FILE][,events=FILE][,faults=SPEC]
+                            [,state=FILE][,events=FILE][,faults=SPEC][,runtime=1]
   -v, --verbose       more log output (-vv shows protocol traffic)
   -q, --quiet         no progress or log output
       --json          print one JSON object on stdout
       --recipes DIR   look for commands (recipes) in DIR first; $DFUSH_PATH
                       (DIR:DIR...) adds directories searched after the built-ins
   -h, --help          this help; dfush help COMMAND for a command
-      --version       print the version
+      --version       print the version (with --json: version, Lua, libusb, libelf)
 
 Numbers are decimal or 0x hex; lengths also take K and M (128K).
 Exit status: 0 ok, 1 the device or the operation failed, 2 bad usage or bad

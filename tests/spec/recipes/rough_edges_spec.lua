@@ -89,6 +89,16 @@ describe("rough edges", function()
           if e.ev ~= "ctrl" then kinds[#kinds + 1] = e.ev end
         end
         assert.are.same({ "reset", "detach", "bus_reset", "disconnect", "enumerate" }, kinds) -- reset: power-on
+        -- bitWillDetach (attributes 0x0B): the device leaves by itself, the host sends no reset
+        dev, _, events = support.simdev("stm32h753", "runtime=1")
+        r = run({ "--json", "-d", dev, "detach" })
+        assert.are.equal(0, r.code, name .. r.stderr)
+        assert.are.equal(2, helper.json_decode(r.stdout).device.protocol)
+        kinds = {}
+        for _, e in ipairs(support.events_file(events)) do
+          if e.ev ~= "ctrl" then kinds[#kinds + 1] = e.ev end
+        end
+        assert.are.same({ "reset", "detach", "disconnect", "enumerate" }, kinds)
         -- a device in DFU mode is left alone: no DFU_DETACH (an ST ROM stalls it)
         dev, _, events = support.simdev("stm32h753")
         r = run({ "-d", dev, "detach" })
