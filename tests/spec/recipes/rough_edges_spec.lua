@@ -132,6 +132,7 @@ describe("rough edges", function()
     it("a mistyped command or long option gets 'did you mean' on stderr, exit 2", function()
       for _, t in ipairs({
         { { "fash" }, "did you mean 'flash'?" },
+        { { "help", "fash" }, "did you mean 'flash'?" },
         { { "lsit" }, "did you mean 'list'?" },
         { { "flash", "x.hex", "--leve" }, "did you mean --leave?" },
         { { "flash", "x.hex", "--no-verfy" }, "did you mean --no-verify?" },
