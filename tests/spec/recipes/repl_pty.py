@@ -35,7 +35,10 @@ def main():
                 out.extend(data)
                 last = time.time()
 
-    drain(quiet=0.5)
+    # the first prompt: the REPL is ready (and handles Ctrl-C) from then on
+    end = time.time() + 30
+    while b"> " not in out and time.time() < end:
+        drain(quiet=0.2, limit=0.5)
     for step in steps:
         try:
             os.write(fd, step.encode().decode("unicode_escape").encode("latin-1"))
