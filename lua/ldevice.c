@@ -204,7 +204,8 @@ static int dev_close(lua_State *L)
         if (dfulua_interrupt)
             dfu_dev_set_cancel(d, NULL);
         dfu_err_clear(&e);
-        (void)dfu_abort_to_idle(d, &e);
+        if (dfu_dev_info(d)->protocol != 1) /* a run-time interface has no dfuIDLE */
+            (void)dfu_abort_to_idle(d, &e);
         if (b->held)
             dfu_dev_set_log(d, NULL); /* the dfu.Sim closes it */
         else

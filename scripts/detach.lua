@@ -6,6 +6,7 @@ local util = dfu.util
 return dfu.recipe {
   name = "detach",
   usage = "detach [--wait MS]",
+  runtime_ok = true, -- for devices in run-time mode
   help = [[Switch a device in run-time mode into DFU mode (DFU_DETACH).
 
 A device whose application exposes a DFU run-time interface (bInterfaceProtocol 1) gets DFU_DETACH, then a USB bus reset unless its DFU descriptor says it detaches by itself (bitWillDetach); dfush then waits for the device to come back in DFU mode and shows it. A device already in DFU mode (protocol 2, e.g. an STM32 ROM bootloader, which stalls DFU_DETACH) is left alone.

@@ -114,6 +114,14 @@ function Ctx:open(devstr)
     dev:on_log(function(level, m) self:log(level, "%s", m) end,
       names[math.min(self.log_level, 4)])
   end
+  local info = dev.info and dev:info()
+  if info and info.protocol == 1 and not self.runtime_ok then
+    -- an application's DFU run-time interface takes DETACH only: nothing else is sent
+    pcall(dev.close, dev)
+    util.raise(string.format("%04x:%04x is in run-time mode (its application's DFU interface, " ..
+      "bInterfaceProtocol 1): run dfush detach first to switch it into DFU mode", info.vid, info.pid),
+      "USAGE", { device = s })
+  end
   self.clock = function() return dev:now() end
   self.opened = true
   self.devices[#self.devices + 1] = dev
@@ -334,6 +342,7 @@ function M.main(argv, io_override)
     stderr = stderr, progress_mode = io_override and io_override.progress_mode,
   }
   ctx.command = cmd
+  ctx.runtime_ok = r.runtime_ok -- the recipe works with a device in run-time mode (detach, info)
   local okr, res = xpcall(r.run, function(e)
     if util.is_error(e) then return e end
     local text = tostring(e)

@@ -108,6 +108,21 @@ describe("rough edges", function()
       end
     end)
 
+    it("a command that needs DFU mode refuses a run-time device, pointing to detach; info shows it", function()
+      for name, run in pairs(support.runners()) do
+        local dev, _, events = support.simdev("dfu11", "runtime=1")
+        local r = run({ "-d", dev, "flash", helper.fixture("h7_seed.bin") })
+        assert.are.equal(2, r.code, name .. r.stderr)
+        assert.matches("run dfush detach first", r.stderr, 1, true)
+        for _, e in ipairs(support.events_file(events)) do
+          assert.is_truthy(e.ev ~= "ctrl" or e.req == "GET_DESCRIPTOR" or e.req == "SET_INTERFACE", e.req)
+        end
+        r = run({ "--json", "-d", dev, "info" })
+        assert.are.equal(0, r.code, r.stderr)
+        assert.are.equal("appIDLE", helper.json_decode(r.stdout).state)
+      end
+    end)
+
     it("dev:detach_and_reopen() gives the same handle in DFU mode, with the new descriptors", function()
       local dfu = require "dfu"
       local dev <close> = assert(dfu.open("sim:dfu11,runtime=1"))
