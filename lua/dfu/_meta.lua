@@ -148,8 +148,8 @@ function core.parse_layout(s) end
 local Device = {}
 
 ---Close the device (idempotent). Does a best-effort abort to dfuIDLE first (not in run-time
----mode) unless Ctrl-C was
----pressed. `__close` and `__gc` only release the interface and close the transport.
+---mode) unless Ctrl-C was pressed. `__close` and `__gc` only release the interface and close
+---the transport.
 ---@return true
 function Device:close() end
 
