@@ -32,6 +32,11 @@ struct dfu_backend {
                 struct dfu_err *err);
     /** Free a @ref that is not opened. Optional when enumerate reports only NULL refs. */
     void (*release)(void *ref);
+    /** Optional, for devices a device string cannot find again (the simulator): wait up to
+     *  @timeout_ms for the device behind @t to come back on the bus after a detach, re-attach
+     *  @t to it and fill @info with what it reports now. */
+    int (*refind)(struct dfu_transport *t, unsigned timeout_ms, struct dfu_devinfo *info,
+                  struct dfu_err *err);
     /** The DFU_E_NOT_FOUND message for a device string that matches no device: a printf
      *  format given the target ("simulated device %s does not match"). */
     const char *none;

@@ -115,6 +115,19 @@ bad:
                        (int)n, h);
 }
 
+/* Whether the @n bytes at @s are VID:PID in hex (dfu-util's -d 0483:df11). */
+static int is_bare_ids(const char *s, size_t n)
+{
+    size_t a = strspn(s, "0123456789abcdefABCDEF");
+
+    if (a == 0 || a > 4 || a >= n || s[a] != ':')
+        return 0;
+    n -= a + 1;
+    s += a + 1;
+    a = strspn(s, "0123456789abcdefABCDEF");
+    return a > 0 && a <= 4 && a == n;
+}
+
 int dfu_devspec_parse(const char *s, struct dfu_devspec *out, struct dfu_err *err)
 {
     const struct dfu_backend *be;
@@ -130,10 +143,20 @@ int dfu_devspec_parse(const char *s, struct dfu_devspec *out, struct dfu_err *er
     n = comma ? (size_t)(comma - s) : strlen(s);
     colon = memchr(s, ':', n);
     be = dfui_backend(s, colon != NULL ? (size_t)(colon - s) : n);
+    if (be == NULL && is_bare_ids(s, n)) {
+        char full[4096];
+
+        /* dfu-util's habit: VID:PID alone names a USB device */
+        if ((size_t)snprintf(full, sizeof full, "usb:%s", s) >= sizeof full)
+            return dfu_err_set(err, DFU_E_INVALID, "device string \"%.*s\" is too long", (int)n, s);
+        return dfu_devspec_parse(full, out, err);
+    }
     if (be == NULL)
         return unknown_backend(s, err);
     snprintf(out->backend, sizeof out->backend, "%s", be->name);
-    if (colon != NULL) {
+    if (colon != NULL && memchr(colon + 1, '=', n - (size_t)(colon + 1 - s)) != NULL) {
+        comma = colon; /* "usb:path=1-2": keys without a target */
+    } else if (colon != NULL) {
         if ((size_t)snprintf(out->target, sizeof out->target, "%.*s",
                              (int)(n - (size_t)(colon + 1 - s)), colon + 1) >= sizeof out->target)
             return dfu_err_set(err, DFU_E_INVALID, "device string \"%.*s\" is too long", (int)n, s);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "backend.h"
 #include "internal.h"
 
 static const char *req_name(uint8_t r)
@@ -828,6 +829,7 @@ int dfu_dev_detach_and_reopen(dfu_dev **d, unsigned timeout_ms, struct dfu_err *
     struct dfu_ctrl detach = {0x21, DFUI_REQ_DETACH, wait, old.intf, 0};
     struct dfu_devspec same; /* the device again: same backend, serial (else port path) */
     struct dfu_status st;
+    const struct dfu_backend *be;
     uint64_t deadline;
     int rc;
 
@@ -841,6 +843,19 @@ int dfu_dev_detach_and_reopen(dfu_dev **d, unsigned timeout_ms, struct dfu_err *
     /* without bitWillDetach the host resets the bus within wDetachTimeOut */
     if (!(old.attributes & ATTR_WILL_DETACH))
         dfu_transport_reset((*d)->t, NULL);
+    be = dfui_backend(old.backend, strlen(old.backend));
+    if (be != NULL && be->refind != NULL) {
+        /* a device no device string finds again: follow it on its own transport */
+        struct dfu_transport *t = (*d)->t;
+        struct dfu_devinfo info;
+
+        rc = be->refind(t, timeout_ms, &info, err);
+        if (rc != 0)
+            return rc;
+        (*d)->t = NULL;
+        dfu_dev_close(*d);
+        return dfu_dev_open(t, &info, d, err);
+    }
     dfu_dev_close(*d);
     memset(&same, 0, sizeof same);
     same.alt = -1;

@@ -166,6 +166,12 @@ int dfu_open(const char *devstr, dfu_dev **out, struct dfu_err *err)
         rc = dfu_dev_find_alt(*out, want, &alt, err);
         if (rc == 0 && alt != dfu_dev_alt(*out))
             rc = dfu_dev_set_alt(*out, alt, err);
+        if (rc == DFU_E_NOT_FOUND || rc == DFU_E_AMBIGUOUS) {
+            /* the device is there; its alt= names no alt setting: bad input, as --alt 7 */
+            rc = DFU_E_INVALID;
+            if (err != NULL)
+                err->code = rc;
+        }
         if (rc != 0) {
             dfu_dev_close(*out);
             *out = NULL;

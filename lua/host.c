@@ -9,11 +9,13 @@
  * require("dfu.dfuutil").main(arg).
  */
 #define _XOPEN_SOURCE 700 /* realpath */
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -286,8 +288,134 @@ static int runscript(lua_State *L, char **argv, int script)
 /* ---- REPL ---- */
 
 /* One line from the user: readline on a TTY (when built with it), plain stdin otherwise. The
- * line stays owned here (freed by the next read, or at exit) so a raise cannot leak it. */
+ * line stays owned here (freed by the next read, or at exit) so a raise cannot leak it. A
+ * Ctrl-C while waiting drops the line and returns NULL with line_interrupted set (the REPL
+ * shows a new prompt, as Python's does); Ctrl-D (end of input) returns NULL. */
 static char *cur_line = NULL;
+static volatile sig_atomic_t prompt_interrupt = 0;
+static int line_interrupted = 0;
+static lua_State *replL = NULL;
+
+static void prompt_sigint(int sig)
+{
+    (void)sig;
+    prompt_interrupt = 1;
+}
+
+/* SIGINT while a prompt waits: no SA_RESTART, so the read or select returns EINTR. */
+static void catch_prompt_sigint(int on)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on ? prompt_sigint : SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    prompt_interrupt = 0;
+}
+
+#ifdef DFU_USE_READLINE
+/* Tab completion: dfu.repl.complete(text) gives the words; readline frees what we return. */
+static char **compl_words = NULL;
+static size_t compl_n = 0, compl_i = 0;
+
+static void compl_free(void)
+{
+    for (size_t i = compl_i; i < compl_n; i++)
+        free(compl_words[i]);
+    free(compl_words);
+    compl_words = NULL;
+    compl_n = compl_i = 0;
+}
+
+static void compl_fill(const char *text)
+{
+    lua_State *L = replL;
+    int top = lua_gettop(L);
+
+    compl_free();
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "dfu.repl");
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_getfield(L, -1, "complete") == LUA_TFUNCTION) {
+        lua_pushstring(L, text);
+        if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) {
+            size_t n = (size_t)luaL_len(L, -1);
+
+            compl_words = calloc(n > 0 ? n : 1, sizeof *compl_words);
+            for (size_t i = 1; compl_words != NULL && i <= n; i++) {
+                lua_rawgeti(L, -1, (lua_Integer)i);
+                if (lua_type(L, -1) == LUA_TSTRING)
+                    compl_words[compl_n] = strdup(lua_tostring(L, -1));
+                if (compl_words[compl_n] != NULL)
+                    compl_n++;
+                lua_pop(L, 1);
+            }
+        }
+    }
+    lua_settop(L, top);
+}
+
+static char *compl_next(const char *text, int state)
+{
+    if (state == 0)
+        compl_fill(text);
+    if (compl_i < compl_n)
+        return compl_words[compl_i++]; /* readline owns it now */
+    compl_free();
+    return NULL;
+}
+
+static char **compl_attempt(const char *text, int start, int end)
+{
+    (void)start;
+    (void)end;
+    rl_attempted_completion_over = 1;      /* no file names */
+    rl_completion_append_character = '\0'; /* "dfu.open(" goes on without a space */
+    return rl_completion_matches(text, compl_next);
+}
+
+/* readline through its callback interface, so that a Ctrl-C at the prompt interrupts the
+ * select() here instead of killing the process. */
+static char *line_got = NULL;
+static int line_done = 0;
+
+static void line_take(char *line)
+{
+    line_got = line;
+    line_done = 1;
+    rl_callback_handler_remove();
+}
+
+static char *line_read(const char *prompt)
+{
+    int fd = fileno(rl_instream != NULL ? rl_instream : stdin);
+
+    line_got = NULL;
+    line_done = 0;
+    rl_catch_signals = 0;
+    rl_callback_handler_install(prompt, line_take);
+    while (!line_done) {
+        fd_set fds;
+
+        FD_ZERO(&fds);
+        FD_SET(fd, &fds);
+        if (select(fd + 1, &fds, NULL, NULL, NULL) < 0) {
+            if (errno == EINTR && !prompt_interrupt)
+                continue;
+            if (prompt_interrupt)
+                line_interrupted = 1;
+            rl_free_line_state();
+            rl_callback_sigcleanup();
+            rl_callback_handler_remove();
+            fputc('\n', stdout);
+            fflush(stdout);
+            return NULL;
+        }
+        rl_callback_read_char();
+    }
+    return line_got;
+}
+#endif
 
 static const char *readline_line(const char *prompt)
 {
@@ -295,28 +423,42 @@ static const char *readline_line(const char *prompt)
 
     free(cur_line);
     cur_line = NULL;
+    line_interrupted = 0;
+    catch_prompt_sigint(isatty(0));
 #ifdef DFU_USE_READLINE
-    if (isatty(0))
-        return cur_line = readline(prompt);
+    if (isatty(0)) {
+        cur_line = line_read(prompt);
+        catch_prompt_sigint(0);
+        return cur_line;
+    }
 #endif
     if (isatty(0)) {
         fputs(prompt, stdout);
         fflush(stdout);
     }
-    if (fgets(buf, sizeof buf, stdin) == NULL)
+    if (fgets(buf, sizeof buf, stdin) == NULL) {
+        if (prompt_interrupt) {
+            line_interrupted = 1;
+            clearerr(stdin);
+            fputc('\n', stdout);
+        }
+        catch_prompt_sigint(0);
         return NULL;
+    }
+    catch_prompt_sigint(0);
     buf[strcspn(buf, "\n")] = '\0';
     return cur_line = strdup(buf);
 }
 
-/* Read one chunk: an expression (printed) or statements, with continuation lines. */
+/* Read one chunk: an expression (printed) or statements, with continuation lines. Returns the
+ * load status, -1 at the end of input, -2 when Ctrl-C dropped the chunk. */
 static int loadline(lua_State *L, const char *hist)
 {
     const char *line = readline_line("> ");
     int status;
 
     if (line == NULL)
-        return -1;
+        return line_interrupted ? -2 : -1;
     lua_pushstring(L, line); /* [src] */
     lua_pushfstring(L, "return %s", lua_tostring(L, -1));
     status = luaL_loadbuffer(L, lua_tostring(L, -1), lua_rawlen(L, -1), "=stdin");
@@ -333,8 +475,10 @@ static int loadline(lua_State *L, const char *hist)
                 break;
             lua_pop(L, 1); /* [src] */
             line = readline_line(">> ");
-            if (line == NULL)
-                return -1;
+            if (line == NULL) {
+                lua_pop(L, 1);
+                return line_interrupted ? -2 : -1;
+            }
             lua_pushfstring(L, "%s\n%s", lua_tostring(L, -1), line); /* [src src2] */
             lua_remove(L, -2);                                       /* [src2] */
         }
@@ -351,12 +495,40 @@ static int loadline(lua_State *L, const char *hist)
     return status;
 }
 
+/* The REPL's help() and, on a terminal, its banner (dfu.repl). */
+static void repl_setup(lua_State *L)
+{
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "dfu.repl");
+    if (docall(L, 1, 1) != LUA_OK) {
+        report(L, LUA_ERRRUN);
+        return;
+    }
+    lua_getfield(L, -1, "setup");
+    lua_remove(L, -2);
+    if (docall(L, 0, 1) != LUA_OK) {
+        report(L, LUA_ERRRUN);
+        return;
+    }
+    if (isatty(0) && lua_type(L, -1) == LUA_TSTRING)
+        printf("%s\n", lua_tostring(L, -1));
+    fflush(stdout);
+    lua_pop(L, 1);
+}
+
 static void repl(lua_State *L)
 {
     const char *home = getenv("HOME");
     const char *hist = NULL;
     int status;
 
+    replL = L;
+    repl_setup(L);
+#ifdef DFU_USE_READLINE
+    rl_readline_name = "dfush";
+    rl_attempted_completion_function = compl_attempt;
+    rl_basic_word_break_characters = " \t\n\"\\'`@$><=;|&{(,)[]+-*/%^~#";
+#endif
     if (home != NULL && isatty(0)) {
         hist = lua_pushfstring(L, "%s/.dfush_history", home); /* stays on the stack */
 #ifdef DFU_USE_READLINE
@@ -367,6 +539,9 @@ static void repl(lua_State *L)
     }
     while ((status = loadline(L, hist)) != -1) {
         int base = lua_gettop(L);
+
+        if (status == -2)
+            continue; /* Ctrl-C at the prompt: a new prompt */
 
         if (status == LUA_OK)
             status = docall(L, 0, LUA_MULTRET);
@@ -385,6 +560,7 @@ static void repl(lua_State *L)
     }
     lua_settop(L, 0);
     fputc('\n', stdout);
+    dfulua_interrupt = 0; /* a Ctrl-C the REPL handled does not make its exit status */
 }
 
 /* ---- main ---- */
@@ -440,6 +616,12 @@ static int lua_mode(lua_State *L, int argc, char **argv)
             interactive = 1;
         } else if (strcmp(a, "-W") == 0 || strcmp(a, "-E") == 0) {
             continue; /* warnings are always on; the environment is always read */
+        } else if (strcmp(a, "-l") == 0 && (i + 1 >= argc || argv[i + 1][0] == '-')) {
+            fprintf(stderr,
+                    "%s: option '-l' needs a Lua module name (-l MOD, as lua); to list DFU "
+                    "devices (as dfu-util -l does): dfush list\n",
+                    progname);
+            return 2;
         } else if ((a[1] == 'e' || a[1] == 'l') && (a[2] != '\0' || i + 1 < argc)) {
             if (a[2] == '\0')
                 i++;
@@ -449,6 +631,15 @@ static int lua_mode(lua_State *L, int argc, char **argv)
         }
     }
     createargtable(L, argv, argc, script > 0 ? script : 0);
+    for (i = 1; i < argc && (script == 0 || i < script); i++) {
+        if (strncmp(argv[i], "-e", 2) == 0) { /* -e STAT: `dfu` is there, as in the REPL */
+            if (dolibrary(L, "dfu") != LUA_OK)
+                return 1;
+            break;
+        }
+        if ((argv[i][1] == 'e' || argv[i][1] == 'l') && argv[i][2] == '\0')
+            i++;
+    }
     for (i = 1; i < argc && (script == 0 || i < script); i++) {
         const char *a = argv[i], *v;
 

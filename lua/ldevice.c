@@ -204,7 +204,8 @@ static int dev_close(lua_State *L)
         if (dfulua_interrupt)
             dfu_dev_set_cancel(d, NULL);
         dfu_err_clear(&e);
-        (void)dfu_abort_to_idle(d, &e);
+        if (dfu_dev_info(d)->protocol != 1) /* a run-time interface has no dfuIDLE */
+            (void)dfu_abort_to_idle(d, &e);
         if (b->held)
             dfu_dev_set_log(d, NULL); /* the dfu.Sim closes it */
         else
@@ -561,6 +562,45 @@ static int dev_detach(lua_State *L)
     return ok_or_fail(L, b, dfu_detach(b->dev, (uint16_t)ms, &e), &e);
 }
 
+/* dev:detach_and_reopen([timeout_ms]) -> true: a device in run-time mode (protocol 1) is sent
+ * DFU_DETACH (and a bus reset unless it detaches itself) and this handle then holds the device
+ * in DFU mode, with its new descriptors and alt settings; a device in DFU mode is left as it
+ * is. A failure that lost the device closes the handle. */
+static int dev_detach_and_reopen(lua_State *L)
+{
+    struct ldev *b = checkdev(L);
+    lua_Integer ms = luaL_optinteger(L, 2, 5000);
+    struct lsim *ls = NULL;
+    dfu_dev *old = b->dev, *d = b->dev;
+    struct dfu_err e;
+    int rc;
+
+    luaL_argcheck(L, ms >= 0 && ms <= 0x7FFFFFFF, 2, "out of range");
+    dfulua_checknargs(L, 2);
+    if (b->held) { /* the dfu.Sim that holds this device must hold the new one */
+        lua_getiuservalue(L, 1, 1);
+        ls = luaL_testudata(L, -1, DFU_MT_SIM);
+        lua_pop(L, 1);
+        if (ls == NULL || ls->dev != old)
+            return luaL_error(L, "detach_and_reopen: not for a device opened by sim:device()");
+    }
+    dfu_err_clear(&e);
+    rc = dfu_dev_detach_and_reopen(&d, (unsigned)ms, &e);
+    if (d != old) {
+        b->dev = NULL;
+        if (ls != NULL) {
+            ls->dev = d;
+            if (d == NULL)
+                ls->sim = NULL; /* its transport, closed with the device, freed it */
+        }
+        if (d != NULL)
+            attach(b, d);
+    }
+    if (rc == 0)
+        dfuse_stream_reset(b->dev);
+    return ok_or_fail(L, b, rc, &e);
+}
+
 static int dev_dnload(lua_State *L)
 {
     struct ldev *b = checkdev(L);
@@ -772,6 +812,7 @@ static const luaL_Reg dev_methods[] = {
     {"getstatus", dev_getstatus},
     {"getstate", dev_getstate},
     {"detach", dev_detach},
+    {"detach_and_reopen", dev_detach_and_reopen},
     {"dnload", dev_dnload},
     {"upload", dev_upload},
     {"wait_status", dev_wait_status},
@@ -1166,5 +1207,20 @@ int luaopen_dfu_core(lua_State *L)
     luaL_newlib(L, mod_funcs); /* [mod] */
     constants(L);
     dfulua_setstr(L, "version", DFU_VERSION);
+    /* what this build has: the USB backend (libusb) and the ELF reader (libelf) */
+    lua_createtable(L, 0, 2);
+#ifdef DFU_WITH_LIBUSB
+    lua_pushboolean(L, 1);
+#else
+    lua_pushboolean(L, 0);
+#endif
+    lua_setfield(L, -2, "libusb");
+#ifdef DFU_WITH_LIBELF
+    lua_pushboolean(L, 1);
+#else
+    lua_pushboolean(L, 0);
+#endif
+    lua_setfield(L, -2, "libelf");
+    lua_setfield(L, -2, "features");
     return 1;
 }

@@ -20,7 +20,9 @@ local function result_of(report, plan)
   return {
     ok = report.ok, erased = report.erased, written = report.written, skipped = report.skipped,
     verified = report.verified,
-    left = report.left and { address = report.left.address, mode = report.left.mode } or dfu.json.null,
+    left = report.left and { address = report.left.address, mode = report.left.mode,
+                             predicted = report.left.predicted, prediction = report.left.prediction }
+      or dfu.json.null,
     seconds = report.seconds, bytes = plan.bytes, retries = report.retries,
     warnings = report.warnings, device_state = report.device_state,
     sectors = report.sectors, kept = report.kept, dry_run = report.dry_run,
@@ -80,6 +82,10 @@ local function summary(ctx, report, plan)
   if report.left then
     ctx:say("left     DFU at %s (mode %s)%s", util.hex(report.left.address), report.left.mode,
       report.left.answered and "" or "; the device dropped off the bus as expected")
+    if report.left.predicted == "fail" then
+      ctx:say("         unconfirmed: the application is predicted not to start (%s); accepted with --force",
+        report.left.prediction)
+    end
   end
 end
 
@@ -106,7 +112,8 @@ Images for other alt settings get the same rules as the commands made for them. 
       help = "auto (default), vector, entry or reset: how to pick the leave address " ..
         "(see: dfush help leave)" },
     { name = "force", help = "allow an option-byte image that changes the read protection level " ..
-      "(as dfush ob set --force)" },
+      "(as dfush ob set --force); accept a leave that dfush predicts will not start the application " ..
+      "(exit 0 instead of 1)" },
     { name = "permanently-lock-device", help = "allow an option-byte image that sets read " ..
       "protection level 2, which locks the chip for good" },
     { name = "write-otp", help = "allow writing one-time programmable (OTP) memory" },
@@ -143,7 +150,7 @@ Images for other alt settings get the same rules as the commands made for them. 
     end
     if #unplaced > 0 then
       util.raise(string.format("%s: raw binary needs a base address (FILE@ADDR, e.g. @0x08000000)", unplaced[1]),
-        "FORMAT", { file = unplaced[1] })
+        "USAGE", { file = unplaced[1] })
     end
     local plan, fam = dfu.flash.plan(dev, images, opts)
     plan.unit = dfu.flash.unit(dev, fam)
@@ -165,6 +172,10 @@ Images for other alt settings get the same rules as the commands made for them. 
       error(err, 0)
     end
     ctx:set_result(result_of(report, plan))
+    if report.left and report.left.predicted == "fail" and not p.force then
+      util.raise(dfu.leave.predicted_message(report.left, "flashed and verified; "), "PREDICTED_FAIL",
+        { address = report.left.address })
+    end
     summary(ctx, report, plan)
   end,
 }

@@ -38,7 +38,13 @@ With --json: {"commands":[{"name","summary"}...]}, or one command's name, usage,
       return
     end
     local path = recipe.find(p.command, ctx.recipe_dirs)
-    if not path then dfu.util.usage("help: no command '%s'; dfush help lists them", p.command) end
+    if not path then
+      local names = {}
+      for _, e in ipairs(recipe.list(ctx.recipe_dirs)) do names[#names + 1] = e.name end
+      local near = dfu.util.suggest(p.command, names)
+      dfu.util.usage("help: no command '%s'; %sdfush help lists them", p.command,
+        near and ("did you mean '" .. near .. "'? ") or "")
+    end
     local r = dfu.check(recipe.load(path))
     if ctx.json then
       ctx:set_result(describe(r))

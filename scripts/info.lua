@@ -18,6 +18,7 @@ end
 
 return dfu.recipe {
   name = "info",
+  runtime_ok = true, -- shows a device in run-time mode too
   usage = "info",
   help = [[Show the device: descriptors, layouts, DFU state, bootloader ID.
 

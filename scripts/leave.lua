@@ -34,6 +34,8 @@ vector table or an entry point.]],
   options = {
     { name = "leave-mode", arg = "MODE", choices = { "auto", "vector", "entry", "reset" },
       help = "how to pick the leave address (default auto)" },
+    { name = "force", help = "accept a leave that dfush predicts will not start the application " ..
+      "(exit 0 instead of 1)" },
   },
   examples = {
     "dfush -d sim:stm32h753 leave",
@@ -51,9 +53,15 @@ vector table or an entry point.]],
     })
     local ok = not left.came_back
     ctx:set_result { ok = ok, left = left_json(left), warnings = warnings }
-    if ok then
+    if ok and left.predicted == "fail" and not p.force then
+      util.raise(dfu.leave.predicted_message(left, ""), "PREDICTED_FAIL", { address = left.address })
+    elseif ok then
       ctx:say("left DFU at %s (mode %s); the bootloader did not come back within %.2f s", util.hex(left.address),
         left.mode, left.wait_ms / 1000)
+      if left.predicted == "fail" then
+        ctx:say("unconfirmed: the application is predicted not to start (%s); accepted with --force",
+          left.prediction)
+      end
     else
       util.raise(string.format("the application did not start: the bootloader came back after the leave at %s " ..
         "(mode %s): %s\nnext: %s", util.hex(left.address), left.mode, left.cause, left.next), "NOT_STARTED",

@@ -97,11 +97,18 @@ static int set_opt(dfu_sim *s, const char *key, const char *val, struct dfu_err 
         s->dnload_stall = (unsigned)v;
         return 0;
     }
+    if (strcmp(key, "runtime") == 0) {
+        if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0)
+            return dfu_err_set(err, DFU_E_INVALID, "sim: runtime must be 0 or 1, not '%s'", val);
+        s->runtime = val[0] - '0';
+        s->rt_state = DFU_STATE_APP_IDLE;
+        return 0;
+    }
     if (strcmp(key, "faults") == 0)
         return simi_faults_parse(s, val, err);
     return dfu_err_set(err, DFU_E_INVALID,
                        "sim: unknown key '%s' (state, events, boot0, rom, jump, faults, "
-                       "dnload_stall)",
+                       "dnload_stall, runtime)",
                        key);
 }
 
@@ -125,7 +132,7 @@ static int parse_spec(dfu_sim *s, const char *spec, struct dfu_err *err)
         size_t o = 0;
         for (const char *const *nm = dfu_sim_profiles(); *nm != NULL && o < sizeof list; nm++)
             o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? ", " : "", *nm);
-        return dfu_err_set(err, DFU_E_NOT_FOUND, "sim: unknown profile '%s' (%s)", name, list);
+        return dfu_err_set(err, DFU_E_INVALID, "sim: unknown profile '%s' (%s)", name, list);
     }
     s->rom_id = s->p->id;
     s->jump = s->p->jumps[0];
@@ -384,6 +391,50 @@ static void disconnect(dfu_sim *s, uint32_t reappear_ms)
     simi_event(s, "\"ev\":\"disconnect\",\"reappear_ms\":%u", (unsigned)reappear_ms);
 }
 
+/* The DFU requests of a run-time interface (protocol.md 1.5-1.6, DFU 1.1 Appendix A): DETACH
+ * in appIDLE starts appDETACH, which lasts wValue ms (at most wDetachTimeOut), and a device
+ * with bitWillDetach leaves the bus at once to come back in DFU mode; GETSTATUS and GETSTATE
+ * answer; anything else stalls without a state change (there is no dfuERROR in run-time). The
+ * bus reset that follows DETACH otherwise is in dfu_sim_bus_reset. */
+static int runtime_request(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_t *n)
+{
+    int in = (req->bmRequestType & 0x80u) != 0;
+
+    if (s->rt_state == DFU_STATE_APP_DETACH && s->now > s->detach_until)
+        s->rt_state = DFU_STATE_APP_IDLE; /* no reset in time: back to normal operation */
+    switch (req->bRequest) {
+    case 0x00: /* DETACH */
+        if (in || s->rt_state != DFU_STATE_APP_IDLE)
+            return DFU_E_PIPE;
+        s->rt_state = DFU_STATE_APP_DETACH;
+        s->detach_until =
+            s->now +
+            (uint64_t)(req->wValue < s->p->detach_ms ? req->wValue : s->p->detach_ms) * 1000u;
+        simi_event(s, "\"ev\":\"detach\",\"timeout_ms\":%u", (unsigned)req->wValue);
+        if (s->p->attrs & 0x08u) { /* bitWillDetach: it leaves the bus by itself */
+            s->runtime = 0;
+            s->after_reply = SIM_AFTER_DISCONNECT;
+            s->disc_reappear_ms = s->p->connect_ms;
+        }
+        return 0;
+    case 0x03: /* GETSTATUS */
+        if (!in || req->wLength < 6)
+            return DFU_E_PIPE;
+        memset(data, 0, 6);
+        data[4] = s->rt_state;
+        *n = 6;
+        return 0;
+    case 0x05: /* GETSTATE */
+        if (!in || req->wLength < 1)
+            return DFU_E_PIPE;
+        data[0] = s->rt_state;
+        *n = 1;
+        return 0;
+    default:
+        return DFU_E_PIPE;
+    }
+}
+
 int dfu_sim_control(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_t *len,
                     unsigned timeout_ms, struct dfu_err *err)
 {
@@ -449,6 +500,8 @@ int dfu_sim_control(dfu_sim *s, const struct dfu_ctrl *req, uint8_t *data, size_
             s->status = f->kind == SIM_F_STATUS ? f->status : DFU_STATUS_ERR_STALLEDPKT;
         }
         rc = DFU_E_PIPE;
+    } else if (is_dfu(req) && req->wIndex == 0 && s->runtime) {
+        rc = runtime_request(s, req, data, &n);
     } else if (is_dfu(req) && req->wIndex == 0) {
         rc = simi_dfu_request(s, req, data, &n);
         if (rc == 0 && r == SIM_R_DNLOAD && f != NULL && s->job != SIM_JOB_NONE) {
@@ -542,6 +595,16 @@ int dfu_sim_bus_reset(dfu_sim *s, struct dfu_err *err)
     tick(s);
     if (s->mode != DFU_SIM_ROM)
         return dfu_err_set(err, DFU_E_NO_DEVICE, "sim:%s: device left during reset", s->p->name);
+    if (s->runtime) {
+        simi_event(s, "\"ev\":\"bus_reset\"");
+        if (s->rt_state == DFU_STATE_APP_DETACH && s->now <= s->detach_until) {
+            /* appDETACH and a reset in time: the device comes back in DFU mode */
+            s->runtime = 0;
+            disconnect(s, s->p->connect_ms);
+        }
+        s->rt_state = DFU_STATE_APP_IDLE;
+        return 0;
+    }
     /* A USB reset does not reset the MCU: the ROM re-initialises its DFU class only. */
     simi_event(s, "\"ev\":\"bus_reset\"");
     simi_dfu_reset_state(s);

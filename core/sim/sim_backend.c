@@ -49,13 +49,22 @@ static void sim_release(void *ref)
     dfu_sim_free(ref);
 }
 
+static int sim_refind(struct dfu_transport *t, unsigned timeout_ms, struct dfu_devinfo *info,
+                      struct dfu_err *err)
+{
+    int rc = dfu_transport_wait_reenumerate(t, timeout_ms, err);
+
+    return rc != 0 ? rc : dfu_sim_devinfo(dfu_sim_from_transport(t), info, err);
+}
+
 const struct dfu_backend dfui_sim_backend = {
     .name = "sim",
     .syntax = "sim:PROFILE",
-    .keys = "state, events, boot0, rom, jump, faults, dnload_stall",
+    .keys = "state, events, boot0, rom, jump, faults, dnload_stall, runtime",
     .parse_opts = sim_parse_opts,
     .enumerate = sim_enumerate,
     .open = sim_open,
     .release = sim_release,
+    .refind = sim_refind,
     .none = "simulated device %s does not match",
 };

@@ -306,6 +306,9 @@ struct dfu_sim {
     unsigned layout;               /* index into p->layouts, from the option bytes at reset */
 
     /* USB */
+    int runtime;           /* runtime=1: the application's DFU run-time interface (protocol 1) */
+    uint8_t rt_state;      /* appIDLE or appDETACH while runtime */
+    uint64_t detach_until; /* appDETACH: a bus reset before this enters DFU mode */
     enum dfu_sim_mode mode;
     unsigned generation; /* counts enumerations; a transport handle is valid for one */
     uint64_t reenum_at;

@@ -1120,11 +1120,13 @@ int simi_descriptor(const dfu_sim *s, uint8_t type, uint8_t index, uint16_t lang
     case 2: { /* configuration: one interface with nalts alt settings, then the DFU descriptor */
         if (index != 0)
             return -1;
-        unsigned total = 9 + 9 * s->nalts + 9;
+        unsigned nalts = s->runtime ? 1 : s->nalts; /* run-time: one DFU interface, protocol 1 */
+        unsigned total = 9 + 9 * nalts + 9;
         const uint8_t cfg[9] = {9, 2, (uint8_t)total, (uint8_t)(total >> 8), 1, 1, 0, 0xC0, 0x32};
         off = put(buf, cap, off, cfg, 9);
-        for (unsigned a = 0; a < s->nalts; a++) {
-            const uint8_t itf[9] = {9, 4, 0, (uint8_t)a, 0, 0xFE, 0x01, 0x02, (uint8_t)(4 + a)};
+        for (unsigned a = 0; a < nalts; a++) {
+            const uint8_t itf[9] = {
+                9, 4, 0, (uint8_t)a, 0, 0xFE, 0x01, s->runtime ? 0x01 : 0x02, (uint8_t)(4 + a)};
             off = put(buf, cap, off, itf, 9);
         }
         off = put(buf, cap, off, d, func_desc(s, d));
@@ -1178,7 +1180,7 @@ int dfu_sim_devinfo(dfu_sim *s, struct dfu_devinfo *info, struct dfu_err *err)
     info->attributes = p->attrs;
     info->intf = 0;
     info->alt = 0;
-    info->protocol = 2;
+    info->protocol = s->runtime ? 1 : 2;
     info->max_packet0 = 64;
     simi_serial(p, info->serial, sizeof info->serial);
     snprintf(info->product, sizeof info->product, "%s", p->product);

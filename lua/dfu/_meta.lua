@@ -77,6 +77,7 @@
 ---@field STATE table<string|integer, integer|string> bState names <-> numbers ("dfuIDLE" <-> 2)
 ---@field ERR table<string|integer, integer|string> error code names <-> DFU_E_* numbers ("TIMEOUT" <-> -7)
 ---@field version string
+---@field features {libusb: boolean, libelf: boolean} what this build has: the USB backend, the ELF reader
 local core = {}
 
 ---Whether Ctrl-C stopped the current call of the dfush host (always false elsewhere).
@@ -146,8 +147,9 @@ function core.parse_layout(s) end
 ---@class dfu.Device
 local Device = {}
 
----Close the device (idempotent). Does a best-effort abort to dfuIDLE first unless Ctrl-C was
----pressed. `__close` and `__gc` only release the interface and close the transport.
+---Close the device (idempotent). Does a best-effort abort to dfuIDLE first (not in run-time
+---mode) unless Ctrl-C was pressed. `__close` and `__gc` only release the interface and close
+---the transport.
 ---@return true
 function Device:close() end
 
@@ -240,6 +242,17 @@ function Device:abort_to_idle() end
 ---@return string? msg
 ---@return dfu.ErrCode? code
 function Device:detach(timeout_ms) end
+
+---Run-time mode -> DFU mode (dfush detach): for a device whose DFU interface is in run-time
+---mode (info().protocol == 1), GETSTATUS, DFU_DETACH with wValue = wDetachTimeOut, a USB bus
+---reset unless the device has bitWillDetach, then this handle holds the device that comes back
+---in DFU mode (new info() and alts()). A device in DFU mode is left as it is. A failure that
+---lost the device closes the handle.
+---@param timeout_ms? integer how long to wait for the DFU-mode device (default 5000)
+---@return true|nil ok
+---@return string? msg
+---@return dfu.ErrCode? code "TIMEOUT" when it did not come back
+function Device:detach_and_reopen(timeout_ms) end
 
 ---One DFU_DNLOAD request.
 ---@param block integer wBlockNum 0..65535

@@ -114,6 +114,14 @@ function Ctx:open(devstr)
     dev:on_log(function(level, m) self:log(level, "%s", m) end,
       names[math.min(self.log_level, 4)])
   end
+  local info = dev.info and dev:info()
+  if info and info.protocol == 1 and not self.runtime_ok then
+    -- an application's DFU run-time interface takes DETACH only: nothing else is sent
+    pcall(dev.close, dev)
+    util.raise(string.format("%04x:%04x is in run-time mode (its application's DFU interface, " ..
+      "bInterfaceProtocol 1): run dfush detach first to switch it into DFU mode", info.vid, info.pid),
+      "USAGE", { device = s })
+  end
   self.clock = function() return dev:now() end
   self.opened = true
   self.devices[#self.devices + 1] = dev
@@ -135,15 +143,16 @@ usage: dfush [-d DEV] [-v|-q] [--json] [--recipes DIR] COMMAND [ARGS]
 global options:
   -d, --device DEV    device string (default: $DFUSH_DEVICE, else usb):
                         usb[:VID:PID][,serial=S][,path=B-P][,alt=N|NAME]
+                        (VID:PID alone: usb:VID:PID)
                         sim:PROFILE[,boot0=0|1][,jump=vector|branch][,rom=ID]
-                            [,state=FILE][,events=FILE][,faults=SPEC]
+                            [,state=FILE][,events=FILE][,faults=SPEC][,runtime=1]
   -v, --verbose       more log output (-vv shows protocol traffic)
   -q, --quiet         no progress or log output
       --json          print one JSON object on stdout
       --recipes DIR   look for commands (recipes) in DIR first; $DFUSH_PATH
                       (DIR:DIR...) adds directories searched after the built-ins
   -h, --help          this help; dfush help COMMAND for a command
-      --version       print the version
+      --version       print the version (with --json: version, Lua, libusb, libelf)
 
 Numbers are decimal or 0x hex; lengths also take K and M (128K).
 Exit status: 0 ok, 1 the device or the operation failed, 2 bad usage or bad
@@ -166,6 +175,9 @@ function M.global_help(dirs)
 end
 
 -- ---- main ----
+
+-- the long options parse_globals knows, for "did you mean"
+M.GLOBAL_OPTIONS = { "device", "verbose", "quiet", "json", "recipes", "help", "version" }
 
 local function parse_globals(argv)
   local g = { verbose = 0, recipes = {} }
@@ -202,8 +214,13 @@ local function parse_globals(argv)
       g.help = true
     elseif a == "--version" then
       g.version = true
+    elseif a == "-l" or a == "--list" then
+      util.usage("unknown option %s; to list DFU devices (as dfu-util -l does): dfush list", a)
     elseif a:sub(1, 1) == "-" and a ~= "-" then
-      util.usage("unknown option %s before the command (see: dfush --help)", a)
+      local near = name or a:match("^%-%-(.*)$")
+      near = near and util.suggest(near, M.GLOBAL_OPTIONS)
+      util.usage("unknown option %s before the command%s (see: dfush --help)", a,
+        near and ("; did you mean --" .. near .. "?") or "")
     else
       break
     end
@@ -281,7 +298,14 @@ function M.main(argv, io_override)
   end
   if g.version then
     local okc, core = pcall(require, "dfu.core")
-    stdout:write("dfush ", okc and tostring(core.version) or "?", "\n")
+    local version = okc and tostring(core.version) or "?"
+    if g.json then
+      local f = okc and core.features or {}
+      stdout:write(json.encode { ok = true, version = version, lua = _VERSION,
+                                 libusb = f.libusb == true, libelf = f.libelf == true }, "\n")
+    else
+      stdout:write("dfush ", version, "\n")
+    end
     return 0
   end
   local cmd = rest[1]
@@ -293,6 +317,12 @@ function M.main(argv, io_override)
   end
   local path = recipe.find(cmd, dirs)
   if not path then
+    local names = {}
+    for _, e in ipairs(recipe.list(dirs)) do names[#names + 1] = e.name end
+    local near = util.suggest(cmd, names)
+    if near then
+      return early(string.format("unknown command '%s'; did you mean '%s'? (see: dfush help)", cmd, near))
+    end
     return early(string.format("unknown command '%s'; see dfush help for the list", cmd))
   end
   local r, lmsg = recipe.load(path)
@@ -312,6 +342,7 @@ function M.main(argv, io_override)
     stderr = stderr, progress_mode = io_override and io_override.progress_mode,
   }
   ctx.command = cmd
+  ctx.runtime_ok = r.runtime_ok -- the recipe works with a device in run-time mode (detach, info)
   local okr, res = xpcall(r.run, function(e)
     if util.is_error(e) then return e end
     local text = tostring(e)

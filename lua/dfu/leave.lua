@@ -680,6 +680,37 @@ local function came_back_cause(app, d, step, pred)
   return cause, nxt
 end
 
+-- Why the leave at step, from which the bootloader did not come back, is predicted not to
+-- have started the application (nil when some reading of the leave starts it).
+local function predicted_failure(app, d, step, pred, left)
+  for _, cell in ipairs(CELLS) do
+    if pred[cell] == "app" then return nil end
+  end
+  local probs = M.image_problems(app)
+  local tail = #probs > 0 and ("; " .. table.concat(probs, "; ")) or ""
+  if novt(app.family) then
+    return string.format("%s holds no code to start%s", hex(step.address), tail)
+  end
+  if pred.via == "jump" and pred.bug then
+    local _, limit = jump_blocked(app.family, d.bugs, app.word(step.address))
+    local auto = M.plan_auto(app, d.bugs)
+    if auto and (auto.score.vector > 0 or auto.score.branch > 0) then
+      left.prediction_next = "put the board back into DFU mode and run: dfush leave   (auto picks a leave " ..
+        "this ROM can do)"
+    end
+    return string.format("%s: it cannot jump through the vector table %s%s", bug_text(pred.bug, d.rom_id),
+      hex(step.address), limit and string.format(" (initial SP 0x%08X > 0x%08X)", app.word(step.address), limit)
+        or "")
+  end
+  if pred.via == "reset" then
+    return string.format("%s holds 0x%08X, not a RAM address, so the ROM resets the chip, and the flash at %s " ..
+      "holds no startable application%s", hex(step.address), app.word(step.address) or 0xFFFFFFFF,
+      hex(app.flash_base or step.address), tail)
+  end
+  return string.format("the vector table at %s does not start code in the programmed flash%s", hex(step.address),
+    tail)
+end
+
 -- Ensure the device is in the flash alt setting and idle.
 local function ready(dev, alt)
   if alt and dev:alt() ~= alt then util.check(dev:set_alt(alt)) end
@@ -689,7 +720,10 @@ end
 --- Perform the decision: each step is a leave followed by a watch for the bootloader
 --- re-enumerating; the next step runs only when it came back. Returns the "left" record:
 --- {address=, mode=, requested=, came_back=bool, outcome="left"|"came_back", reason=,
----  cause=, next=, tried={{address=, mode=, came_back=}...}, rom_id=, wait_ms=}.
+---  cause=, next=, tried={{address=, mode=, came_back=}...}, rom_id=, wait_ms=,
+---  predicted="start"|"fail", prediction= (why it fails)}. A device that did not come back
+--- has left DFU, but that alone does not confirm a start: predicted = "fail" when no reading
+--- of the leave (BOOT0 low or high, a vector or a branching ROM) starts the application.
 --- opts: app, fam, alt (the flash alt), log(level, msg), wait_ms.
 function M.perform(dev, d, opts)
   local log = opts.log or function() end
@@ -702,11 +736,13 @@ function M.perform(dev, d, opts)
     local back = dev:reenumerate(wait) and true or false
     left.tried[#left.tried + 1] = { address = step.address, mode = step.mode, came_back = back }
     left.address, left.mode, left.answered = step.address, step.mode, r.answered
+    local pred = M.predict(opts.app, d.bugs, step.address)
     if not back then
       left.came_back, left.outcome = false, "left"
+      left.prediction = predicted_failure(opts.app, d, step, pred, left)
+      left.predicted = left.prediction and "fail" or "start"
       return left
     end
-    local pred = M.predict(opts.app, d.bugs, step.address)
     local cause, nxt = came_back_cause(opts.app, d, step, pred)
     if d.steps[i + 1] then
       log("info", string.format("the bootloader came back after the leave at %s (%s); next: %s at %s",
@@ -717,6 +753,15 @@ function M.perform(dev, d, opts)
     end
   end
   return left
+end
+
+--- The message for a leave the bootloader did not come back from but that is predicted not
+--- to have started the application (left.predicted == "fail"); head: what came before.
+function M.predicted_message(left, head)
+  return string.format("%sthe device left DFU at %s (mode %s), but the application is predicted not to " ..
+    "start: %s; the outcome is unconfirmed\nnext: %s; --force accepts such a leave (exit 0)", head or "",
+    hex(left.address), left.mode, left.prediction,
+    left.prediction_next or "fix the application's vector table or link it so that it can start, and flash again")
 end
 
 --- The whole leave for an open device. opts: mode, address (the user's, or nil), plan (the

@@ -53,6 +53,12 @@ M.GLOBAL = {
   { name = "help", short = "h", help = "show help for this command" },
 }
 
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() return true end
+  return false
+end
+
 local function find_opt(list, name, short)
   for _, o in ipairs(list) do
     if (name and o.name == name) or (short and o.short == short) then return o end
@@ -106,8 +112,22 @@ function Recipe:parse(argv)
       local name, inline = a:match("^%-%-([^=]+)=(.*)$")
       name = name or a:sub(3)
       local o = find_opt(self.options, name) or find_opt(M.GLOBAL, name)
-      if not o then util.usage("%s: unknown option --%s (see: dfush help %s)", self.name, name, self.name) end
+      if not o then
+        local names = {}
+        for _, l in ipairs({ self.options, M.GLOBAL }) do
+          for _, x in ipairs(l) do names[#names + 1] = x.name end
+        end
+        local near = util.suggest(name, names)
+        util.usage("%s: unknown option --%s%s (see: dfush help %s)", self.name, name,
+          near and ("; did you mean --" .. near .. "?") or "", self.name)
+      end
       take(o, inline, "--" .. name)
+      if o.optional and not inline and argv[i + 1] and util.parse_number(argv[i + 1]) and
+          not exists(argv[i + 1]) then
+        -- "--leave 0x08000000": an optional value is attached, never the next argument
+        util.usage("%s: --%s takes its value attached: --%s=%s (a separate '%s' would be read as an " ..
+          "argument)", self.name, name, name, argv[i + 1], argv[i + 1])
+      end
     else
       -- short options, possibly bundled (-vv) or with an attached value (-oOUT)
       local j = 2
@@ -309,12 +329,6 @@ function M.dirs(extra)
     for d in (os.getenv("DFUSH_PATH") or ""):gmatch("[^:]+") do out[#out + 1] = d end
   end
   return out
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() return true end
-  return false
 end
 
 --- Find the file of recipe `name` ("flash", "stm32.ob" -> stm32/ob.lua).

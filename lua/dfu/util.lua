@@ -196,6 +196,39 @@ function M.split_at(arg)
   return path, base
 end
 
+--- The edit distance (insertions, deletions, substitutions, swaps of neighbours) of a and b.
+function M.edit_distance(a, b)
+  local prev2, prev = nil, {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+      if prev2 and i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
+        cur[j] = math.min(cur[j], prev2[j - 2] + 1)
+      end
+    end
+    prev2, prev = prev, cur
+  end
+  return prev[#b]
+end
+
+--- The candidate a mistyped word most likely meant, or nil: the only one it begins, else the
+--- nearest within 1 edit (words up to 4 characters) or 2 edits (longer ones).
+function M.suggest(word, candidates)
+  local prefixed, best, bestd = {}, nil, (#word <= 4) and 1 or 2
+  for _, c in ipairs(candidates) do
+    if #word >= 2 and c:sub(1, #word) == word and c ~= word then prefixed[#prefixed + 1] = c end
+  end
+  if #prefixed == 1 then return prefixed[1] end
+  for _, c in ipairs(candidates) do
+    local d = M.edit_distance(word:lower(), c:lower())
+    if d <= bestd and (best == nil or d < M.edit_distance(word:lower(), best:lower())) then best = c end
+  end
+  return best
+end
+
 --- Load a FILE[@ADDR] argument once: the image, its path and the @ADDR given (or nil). A raw
 --- binary without @ADDR loads at address 0 with placed = false, for callers that take an
 --- unplaced blob (plain DFU 1.1); others raise with the reader's message. opts.need_data:
@@ -211,7 +244,7 @@ function M.load_image(arg, opts)
   end
   local placed = base ~= nil or img:format() ~= "bin"
   if not placed and not opts.unplaced then
-    M.raise(string.format("%s: raw binary needs a base address (FILE@ADDR, e.g. @0x08000000)", path), "FORMAT",
+    M.raise(string.format("%s: raw binary needs a base address (FILE@ADDR, e.g. @0x08000000)", path), "USAGE",
       { file = path })
   end
   if opts.need_data then M.need_data(img, path) end

@@ -45,6 +45,25 @@ static int test_usb(void)
     T_OK(dfu_devspec_parse("usb:0x0483:0xdf11,alt=255", &s, &e), e);
     T_EQ_INT(s.vid, 0x0483);
     T_EQ_INT(s.alt, 255);
+
+    /* keys without VID:PID (what dfu.devstr{path=...} builds) */
+    T_OK(dfu_devspec_parse("usb:path=1-2.3", &s, &e), e);
+    T_EQ_STR(s.backend, "usb");
+    T_EQ_INT(s.has_vid, 0);
+    T_EQ_STR(s.target, "");
+    T_EQ_STR(s.path, "1-2.3");
+    T_OK(dfu_devspec_parse("usb:serial=ABC,alt=1", &s, &e), e);
+    T_EQ_STR(s.serial, "ABC");
+    T_EQ_INT(s.alt, 1);
+
+    /* dfu-util's -d VID:PID: a USB device */
+    T_OK(dfu_devspec_parse("0483:df11", &s, &e), e);
+    T_EQ_STR(s.backend, "usb");
+    T_EQ_INT(s.vid, 0x0483);
+    T_EQ_INT(s.pid, 0xdf11);
+    T_OK(dfu_devspec_parse("0483:DF11,alt=1", &s, &e), e);
+    T_EQ_INT(s.pid, 0xdf11);
+    T_EQ_INT(s.alt, 1);
     return 0;
 }
 
@@ -98,8 +117,10 @@ static int test_errors(void)
            expect_error("usb,boot0=0", "key 'boot0' applies only to sim") ||
            expect_error("usb:0483:xyz1", "hex digits") ||
            expect_error("usb:12345:df11", "hex digits") ||
-           expect_error("usb0483", "expected usb") || expect_error("hid:1234", "expected usb") ||
-           expect_error("sim", "profile") || expect_error("sim:", "profile") ||
+           expect_error("usb0483", "expected usb") || expect_error("12345:df11", "expected usb") ||
+           expect_error("usb:path=", "empty value for key 'path'") ||
+           expect_error("hid:1234", "expected usb") || expect_error("sim", "profile") ||
+           expect_error("sim:", "profile") ||
            expect_error("usb,serial=", "empty value for key 'serial'") ||
            expect_error("usb,alt=256", "alt=256") ||
            expect_error("usb,alt", "'alt' is not key=value") ||

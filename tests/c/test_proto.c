@@ -620,11 +620,12 @@ static int test_open_strings(void)
     }
     dfu_dev_close(d);
 
-    T_EQ_INT(dfu_open("sim:stm32h753,alt=7", &d, &e), DFU_E_NOT_FOUND);
+    /* the device is there and alt= names none of its alts: bad input, as an unknown --alt */
+    T_EQ_INT(dfu_open("sim:stm32h753,alt=7", &d, &e), DFU_E_INVALID);
     T_ASSERT(d == NULL);
     T_ASSERT(strstr(e.msg, "Internal Flash") != NULL);
-    T_EQ_INT(dfu_open("sim:stm32h753,alt=Nope", &d, &e), DFU_E_NOT_FOUND);
-    T_ASSERT(dfu_open("sim:nosuchchip", &d, &e) != 0);
+    T_EQ_INT(dfu_open("sim:stm32h753,alt=Nope", &d, &e), DFU_E_INVALID);
+    T_EQ_INT(dfu_open("sim:nosuchchip", &d, &e), DFU_E_INVALID);
     T_ASSERT(d == NULL);
     T_EQ_INT(dfu_open("sim:stm32h753,colour=red", &d, &e), DFU_E_INVALID);
     T_ASSERT(strstr(e.msg, "colour") != NULL);
@@ -663,9 +664,18 @@ static int test_open_registry(void)
     remove(events);
     T_EQ_INT(power_on, 1);
 
-    T_EQ_INT(dfu_open("sim:stm32f405,alt=o", &d, &e), DFU_E_AMBIGUOUS);
+    T_EQ_INT(dfu_open("sim:stm32f405,alt=o", &d, &e), DFU_E_INVALID);
     T_ASSERT(strstr(e.msg, "@OTP Memory /0x1FFF7800/01*512 e,01*016 e") != NULL);
     T_ASSERT(d == NULL);
+
+    /* a run-time device (sim runtime=1): DETACH, bus reset, the same simulator in DFU mode */
+    T_OK(dfu_open("sim:dfu11,runtime=1", &d, &e), e);
+    T_EQ_INT(dfu_dev_info(d)->protocol, 1);
+    T_OK(dfu_dev_detach_and_reopen(&d, 1000, &e), e);
+    T_ASSERT(d != NULL);
+    T_EQ_INT(dfu_dev_info(d)->protocol, 2);
+    T_EQ_INT(dfu_sim_dfu_state(dfu_sim_from_transport(dfu_dev_transport(d))), DFU_STATE_IDLE);
+    dfu_dev_close(d);
     return 0;
 }
 

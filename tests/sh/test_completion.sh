@@ -36,7 +36,7 @@ if [ -r /usr/share/bash-completion/bash_completion ]; then
             _dfush
             printf "%s\n" "${COMPREPLY[@]}" | LC_ALL=C sort | paste -sd "|" -' _ "$src" "$1"
     }
-    check "bash: commands" "dfu-util|erase|flash|help|image|info|leave|list|ob|read|unprotect|verify" "$(bcomp "$dfush ")"
+    check "bash: commands" "detach|dfu-util|erase|flash|help|image|info|leave|list|ob|read|unprotect|verify" "$(bcomp "$dfush ")"
     check "bash: command prefix" "image|info" "$(bcomp "$dfush i")"
     check "bash: global options" "--device|--help|--json|--quiet|--recipes|--verbose|--version" "$(bcomp "$dfush --")"
     check "bash: sim profiles after -d" "sim:dfu11|sim:gd32vf103|sim:stm32c071|sim:stm32f072|sim:stm32f405|sim:stm32f411|sim:stm32f767|sim:stm32g0b1|sim:stm32g474|sim:stm32h753|sim:stm32h7a3|sim:stm32l476|sim:stm32u585|usb" "$(bcomp "$dfush -d ")"
@@ -48,7 +48,7 @@ if [ -r /usr/share/bash-completion/bash_completion ]; then
     check "bash: image files" "h7_seed.bin|h7_seed.dfu|h7_seed.elf|h7_seed.hex|h7_seed.s19|h7_seed.suffix.bin" \
         "$(bcomp "$dfush flash h7_seed")"
     check "bash: any file for -o" "truth.json" "$(bcomp "$dfush read 0 4 -o tru")"
-    check "bash: recipes from --recipes" "dfu-util|erase|flash|help|image|info|leave|list|mine|ob|read|unprotect|verify" \
+    check "bash: recipes from --recipes" "detach|dfu-util|erase|flash|help|image|info|leave|list|mine|ob|read|unprotect|verify" \
         "$(mkdir -p "${TMPDIR:-/tmp}/dfush-comp-$$" &&
             printf 'return dfu.recipe{name="mine", run=function() end}\n' >"${TMPDIR:-/tmp}/dfush-comp-$$/mine.lua" &&
             bcomp "$dfush --recipes ${TMPDIR:-/tmp}/dfush-comp-$$ ")"
@@ -69,7 +69,7 @@ if command -v zsh >/dev/null 2>&1; then
             CURRENT=${#words}
             _dfush "$1"' _ "$src" "$1"
     }
-    check "zsh: commands" "dfu-util|erase|flash|help|image|info|leave|list|ob|read|unprotect|verify" "$(zcomp "$dfush ")"
+    check "zsh: commands" "detach|dfu-util|erase|flash|help|image|info|leave|list|ob|read|unprotect|verify" "$(zcomp "$dfush ")"
     check "zsh: sim profiles after -d" "sim:dfu11|sim:gd32vf103|sim:stm32c071|sim:stm32f072|sim:stm32f405|sim:stm32f411|sim:stm32f767|sim:stm32g0b1|sim:stm32g474|sim:stm32h753|sim:stm32h7a3|sim:stm32l476|sim:stm32u585|usb" "$(zcomp "$dfush -d ")"
     check "zsh: choices after =" "auto|entry|reset|vector" "$(zcomp "$dfush flash --leave-mode=v")"
     check "zsh: sub-commands" "set|show" "$(zcomp "$dfush ob ")"

@@ -212,7 +212,9 @@ describe("dfush flash", function()
       end)
 
       it("--leave=ADDR uses that address", function()
-        local dev, _, events = support.simdev("stm32h753")
+        -- ROM 0x93: the default 0x90 cannot jump with this image's SP, a predicted failure (exit 1,
+        -- rough_edges_spec)
+        local dev, _, events = support.simdev("stm32h753", "rom=0x93")
         local r = run({ "-d", dev, "flash", helper.fixture("h7_seed.elf"), "--leave=0x08000000" })
         assert.are.equal(0, r.code, r.stderr)
         assert.are.equal(0x08000000, support.events_file(events, "leave")[1].address)

@@ -117,7 +117,7 @@ describe("dfu.core", function()
       local ok, msg, code = core.open("sim:stm32h753,alt=9")
       assert.is_nil(ok)
       assert.is_string(msg)
-      assert.are.equal("NOT_FOUND", code)
+      assert.are.equal("INVALID", code) -- the device is there: bad input, as an unknown --alt
     end)
 
     it("passes simulator keys through", function()
